@@ -1,0 +1,54 @@
+/**
+ * hubbub's entry point: parse the command line, set up logging, start the server, wire signals.
+ *
+ * Wiring only; everything that does something lives in `src/`.
+ * @module
+ */
+
+import { parseCli } from "./src/cli.ts";
+import { setupLogging, stopLogging } from "./src/log.ts";
+import { startServer } from "./src/server.ts";
+import { getLogger } from "@logtape/logtape";
+
+/** Runs hubbub with the given arguments; resolves with the process exit code. */
+export async function main(args: readonly string[]): Promise<number> {
+  const encoder = new TextEncoder();
+  const outcome = parseCli(args, {
+    out: (text) => Deno.stdout.writeSync(encoder.encode(text)),
+    err: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    tty: Deno.stderr.isTerminal(),
+  });
+  if ("exit" in outcome) return outcome.exit;
+  const { config } = outcome;
+  await setupLogging({ format: config.logFormat, level: config.logLevel, color: Deno.stderr.isTerminal() });
+  const log = getLogger(["hubbub"]);
+
+  let server;
+  try {
+    server = startServer(config);
+  } catch (error) {
+    log.fatal("cannot start: {error}", { error: String(error) });
+    await stopLogging();
+    return 1;
+  }
+  const tcp = server.tcp;
+  log.info("hubbub is up", {
+    tcp: tcp && `${tcp.hostname}:${tcp.port}`,
+    ncat: tcp && `ncat ${displayHost(tcp.hostname)} ${tcp.port}`,
+  });
+
+  const stop = () => void server.shutdown();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  await stopLogging();
+  return 0;
+}
+
+/** `0.0.0.0` is where we listen, not where people connect. */
+function displayHost(hostname: string): string {
+  return hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,209 @@
+/**
+ * Command line and environment → a validated {@linkcode Config}.
+ *
+ * Every flag can also come from an environment variable `HUBBUB_*` (flags win). Bad values are refused
+ * with one line and exit code 2, before anything starts.
+ * @module
+ */
+
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** A listen address. */
+export interface HostPort {
+  /** Interface to bind (`0.0.0.0`, `127.0.0.1`, `::`). */
+  readonly hostname: string;
+  /** Port; 0 picks a free one. */
+  readonly port: number;
+}
+
+/** Log levels, lowest first. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** Everything hubbub needs to start; `main.ts` builds it from the command line, tests build it directly. */
+export interface Config {
+  /** TCP line protocol listener; `null` disables it. */
+  readonly tcp: HostPort | null;
+  /** HTTP and WebSocket listener; `null` disables it. */
+  readonly http: HostPort | null;
+  /** Close connections quiet for this long (milliseconds). */
+  readonly idleTimeoutMs: number;
+  /** Close connections that have not logged in after this long (milliseconds). */
+  readonly loginTimeoutMs: number;
+  /** Longest TCP line in bytes. */
+  readonly maxLineBytes: number;
+  /** Outbound bytes queued per connection before it is dropped as a slow reader. */
+  readonly maxQueueBytes: number;
+  /** Full user lists go to a room at most this often (milliseconds). */
+  readonly presenceIntervalMs: number;
+  /** `json` (one JSON object per line) or `pretty` (for people). */
+  readonly logFormat: "json" | "pretty";
+  /** Lowest level logged. */
+  readonly logLevel: LogLevel;
+}
+
+/** hubbub's version, from `deno.json`. */
+export const VERSION: string = denoJson.version;
+
+/** The embedded defaults: `deno task start` with no flags runs on these. */
+export const DEFAULTS = {
+  tcp: { hostname: "0.0.0.0", port: 4000 },
+  http: { hostname: "0.0.0.0", port: 8080 },
+  idleTimeoutMs: 60_000,
+  loginTimeoutMs: 30_000,
+  maxLineBytes: 8 * 1024,
+  maxQueueBytes: 1024 * 1024,
+  presenceIntervalMs: 250,
+  logFormat: "json",
+  logLevel: "info",
+} as const satisfies Config;
+
+/** What {@linkcode parseCli} decided: run with a config, or exit with a code (help, version, bad flag). */
+export type CliOutcome = { readonly config: Config } | { readonly exit: number };
+
+/** Where {@linkcode parseCli} writes help, version and errors; injectable for tests. */
+export interface CliOutput {
+  /** Help and version text. */
+  readonly out: (text: string) => void;
+  /** The one-line error for a bad flag. */
+  readonly err: (text: string) => void;
+  /** Whether stderr is a terminal (picks the default log format). */
+  readonly tty: boolean;
+}
+
+/** Parses `argv` (without the program name) and `HUBBUB_*` variables into a config. */
+export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome {
+  const program = new Command("hubbub")
+    .description("Rooms, DMs and history for browsers, ncat and older chat clients, in one program.")
+    .argument("[command]", "what to do; 'serve' (the default) is the only command", "serve")
+    .version(`hubbub ${VERSION} (deno ${Deno.version.deno})`, "-V, --version", "print the version and exit")
+    .helpOption("-h, --help", "show this help and exit")
+    .addOption(
+      new Option("--tcp <host:port>", "TCP line protocol listener, or 'off'")
+        .env("HUBBUB_TCP").argParser(hostPort).default(DEFAULTS.tcp, "0.0.0.0:4000"),
+    )
+    .addOption(
+      new Option("--http <host:port>", "HTTP and WebSocket listener, or 'off'")
+        .env("HUBBUB_HTTP").argParser(hostPort).default(DEFAULTS.http, "0.0.0.0:8080"),
+    )
+    .addOption(
+      new Option("--idle-timeout <duration>", "close connections quiet this long (e.g. 60s, 5m)")
+        .env("HUBBUB_IDLE_TIMEOUT").argParser(duration).default(DEFAULTS.idleTimeoutMs, "60s"),
+    )
+    .addOption(
+      new Option("--login-timeout <duration>", "close connections that have not logged in after this long")
+        .env("HUBBUB_LOGIN_TIMEOUT").argParser(duration).default(DEFAULTS.loginTimeoutMs, "30s"),
+    )
+    .addOption(
+      new Option("--max-line <size>", "longest TCP line (e.g. 8KiB)")
+        .env("HUBBUB_MAX_LINE").argParser(size).default(DEFAULTS.maxLineBytes, "8KiB"),
+    )
+    .addOption(
+      new Option("--max-queue <size>", "outbound bytes queued per connection before a slow reader is dropped")
+        .env("HUBBUB_MAX_QUEUE").argParser(size).default(DEFAULTS.maxQueueBytes, "1MiB"),
+    )
+    .addOption(
+      new Option("--presence-interval <duration>", "send full user lists to a room at most this often")
+        .env("HUBBUB_PRESENCE_INTERVAL").argParser(duration).default(DEFAULTS.presenceIntervalMs, "250ms"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "log format (default: pretty on a terminal, json otherwise)")
+        .env("HUBBUB_LOG_FORMAT").choices(["json", "pretty"]),
+    )
+    .addOption(
+      new Option("--log-level <level>", "lowest level logged")
+        .env("HUBBUB_LOG_LEVEL").choices(LOG_LEVELS).default(DEFAULTS.logLevel),
+    )
+    .addHelpText(
+      "after",
+      "\nEvery option can also be set with its HUBBUB_* environment variable; flags win.\n" +
+        "Open http://localhost:8080 in a browser, or chat from a terminal: ncat localhost 4000",
+    )
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: output.out,
+      writeErr: output.err,
+      // Plain text always: asking commander to detect colour would read FORCE_COLOR and friends.
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+      outputError: (text, write) => write(text.trimEnd().replace(/\n+/g, " ") + "\n"),
+    });
+
+  try {
+    program.parse(argv as string[], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const clean = error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+        error.code === "commander.help";
+      return { exit: clean ? 0 : 2 };
+    }
+    throw error;
+  }
+  const [command] = program.args;
+  if (command !== undefined && command !== "serve") {
+    output.err(`error: unknown command '${command}' (the only command is 'serve'; see --help)\n`);
+    return { exit: 2 };
+  }
+  const o = program.opts();
+  return {
+    config: {
+      tcp: o.tcp,
+      http: o.http,
+      idleTimeoutMs: o.idleTimeout,
+      loginTimeoutMs: o.loginTimeout,
+      maxLineBytes: o.maxLine,
+      maxQueueBytes: o.maxQueue,
+      presenceIntervalMs: o.presenceInterval,
+      logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),
+      logLevel: o.logLevel,
+    },
+  };
+}
+
+/** Parses `HOST:PORT`, `:PORT`, `PORT`, `[::1]:PORT` or `off`. */
+export function hostPort(value: string): HostPort | null {
+  if (value.trim().toLowerCase() === "off") return null;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]:|([^:\s\[\]]*):)?(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw new InvalidArgumentError("Expected HOST:PORT (e.g. 0.0.0.0:4000), :PORT or 'off'.");
+  }
+  return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a duration (`500ms`, `60s`, `5m`, `1h`; a bare number is seconds) into milliseconds. */
+export function duration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(value.trim());
+  const ms = match ? Number(match[1]) * UNITS[(match[2] ?? "s").toLowerCase()]! : NaN;
+  if (!Number.isFinite(ms) || ms <= 0) {
+    throw new InvalidArgumentError("Expected a positive duration such as 500ms, 60s, 5m or 1h.");
+  }
+  return Math.round(ms);
+}
+
+const SIZES: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1 << 20,
+  mb: 1e6,
+  mib: 1 << 20,
+};
+
+/** Parses a byte size (`65536`, `64KiB`, `64k`, `1MiB`, `1MB`). */
+export function size(value: string): number {
+  const match = /^(\d+)\s*([a-z]*)$/i.exec(value.trim());
+  const unit = match ? SIZES[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit ? Number(match[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+    throw new InvalidArgumentError("Expected a positive size such as 8KiB, 64k or 1MiB.");
+  }
+  return bytes;
+}

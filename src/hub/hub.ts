@@ -1,0 +1,446 @@
+/**
+ * The hub: rooms, members, presence, fan-out and history. The only place where chat rules live.
+ *
+ * The hub knows nothing about sockets. Doors call it with a {@linkcode Client} handle and it answers with
+ * {@linkcode Result}s; everything else reaches connections as {@linkcode ChatEvent}s through their
+ * {@linkcode Session}. Fan-out encodes each event once per codec, never once per recipient.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type {
+  ChatEvent,
+  ChatMessage,
+  Codec,
+  DirectMessage,
+  Frame,
+  LeaveReason,
+  MemberInfo,
+  Result,
+  Session,
+} from "../model.ts";
+import { fail, ok } from "../model.ts";
+import { checkName, checkRoom, nameKey, nameVariant, roomKey } from "../names.ts";
+import type { Range, RangeOptions, Store } from "../store/store.ts";
+
+const log = getLogger(["hubbub", "hub"]);
+
+/** Tunables of the hub; every field has a default. */
+export interface HubOptions {
+  /** Where history lives and who numbers messages. */
+  readonly store: Store;
+  /** Full user lists go to a room at most this often (milliseconds). */
+  readonly presenceIntervalMs?: number;
+  /** A member's typing is relayed at most this often per room (milliseconds). */
+  readonly typingIntervalMs?: number;
+}
+
+/** Options of {@linkcode Hub.login}. */
+export interface LoginOptions {
+  /** A session token: connections presenting the same token may share one name. */
+  readonly token?: string | null;
+  /** goChat's `session_id`, carried in user lists. */
+  readonly tag?: string | null;
+  /** Take a free variant (`alice-2`) instead of refusing a taken name. */
+  readonly variant?: boolean;
+}
+
+/** Options of {@linkcode Hub.say}. */
+export interface SayOptions {
+  /** Target room; defaults to the client's current room. */
+  readonly room?: string;
+  /** goChat session id of the sender, echoed on the message. */
+  readonly tag?: string;
+}
+
+/** A room as listed by {@linkcode Hub.rooms}. */
+export interface RoomInfo {
+  /** Display name. */
+  readonly name: string;
+  /** Distinct member names in it. */
+  readonly members: number;
+}
+
+interface Room {
+  readonly name: string;
+  readonly key: string;
+  readonly clients: Set<Client>;
+  /** Members by name key, with how many of their connections are in the room. */
+  readonly names: Map<string, { name: string; tag: string | null; count: number }>;
+  listTimer: ReturnType<typeof setTimeout> | undefined;
+  lastListAt: number;
+}
+
+interface Member {
+  readonly name: string;
+  readonly token: string | null;
+  readonly clients: Set<Client>;
+}
+
+/** One connection as the hub sees it. Doors hold it and pass it back on every call. */
+export class Client {
+  /** The connection's session. */
+  readonly session: Session;
+  #name: string | null = null;
+  /** @internal */
+  key: string | null = null;
+  /** @internal */
+  tag: string | null = null;
+  /** @internal */
+  readonly rooms = new Map<string, Room>();
+  /** @internal */
+  current: Room | null = null;
+  /** @internal when this client last had a typing notice relayed, per room key. */
+  readonly typedAt = new Map<string, number>();
+
+  /** @internal */
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  /** The member name, once logged in. */
+  get name(): string | null {
+    return this.#name;
+  }
+
+  /** @internal */
+  set name(value: string | null) {
+    this.#name = value;
+  }
+
+  /** Display name of the current room (the last joined), or `null`. */
+  get room(): string | null {
+    return this.current?.name ?? null;
+  }
+
+  /** Display names of every room this connection is in. */
+  get roomNames(): string[] {
+    return [...this.rooms.values()].map((r) => r.name);
+  }
+}
+
+/** The hub. One per process; shared by every door. */
+export class Hub {
+  #store: Store;
+  #rooms = new Map<string, Room>();
+  #members = new Map<string, Member>();
+  #clients = new Set<Client>();
+  #presenceIntervalMs: number;
+  #typingIntervalMs: number;
+  #closed = false;
+
+  /** Creates a hub over a store. */
+  constructor(options: HubOptions) {
+    this.#store = options.store;
+    this.#presenceIntervalMs = options.presenceIntervalMs ?? 250;
+    this.#typingIntervalMs = options.typingIntervalMs ?? 3000;
+  }
+
+  /** Registers a new connection. */
+  connect(session: Session): Client {
+    const client = new Client(session);
+    this.#clients.add(client);
+    return client;
+  }
+
+  /** Number of open connections. */
+  get connections(): number {
+    return this.#clients.size;
+  }
+
+  /** Claims a name for a connection; refused when invalid or taken (unless `variant` is set). */
+  login(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
+    if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
+    const why = checkName(wanted);
+    if (why) return fail("invalid-username", `'${wanted}' is not a valid name: ${why}`);
+    const token = options.token || null;
+    let name = wanted;
+    for (let n = 2; !this.#canTake(name, token); n++) {
+      if (!options.variant || n > 999) return fail("username-taken", `Name '${wanted}' is taken`);
+      name = nameVariant(wanted, n);
+    }
+    const key = nameKey(name);
+    let member = this.#members.get(key);
+    if (!member) {
+      member = { name, token, clients: new Set() };
+      this.#members.set(key, member);
+    }
+    member.clients.add(client);
+    client.name = member.name;
+    client.key = key;
+    client.tag = options.tag ?? null;
+    log.info("login {name}", {
+      name: member.name,
+      conn: client.session.id,
+      codec: client.session.codec.name,
+    });
+    // A connection may sit in rooms before it has a name (GoBanter's lobby); it now appears in them.
+    for (const room of client.rooms.values()) this.#addName(room, client);
+    return ok(member.name);
+  }
+
+  /** Whether a name is free for a connection holding `token`. */
+  isFree(name: string, token: string | null = null): boolean {
+    return checkName(name) === null && this.#canTake(name, token);
+  }
+
+  #canTake(name: string, token: string | null): boolean {
+    const member = this.#members.get(nameKey(name));
+    return !member || (token !== null && member.token === token);
+  }
+
+  /** Enters a room (created on first join) and makes it current. Joining a room one is in only makes it current. */
+  join(client: Client, roomName: string): Result<string> {
+    const why = checkRoom(roomName);
+    if (why) return fail("invalid-room", `'${roomName}' is not a valid room: ${why}`);
+    const key = roomKey(roomName);
+    const existing = client.rooms.get(key);
+    if (existing) {
+      client.current = existing;
+      return ok(existing.name);
+    }
+    let room = this.#rooms.get(key);
+    if (!room) {
+      room = {
+        name: roomName,
+        key,
+        clients: new Set(),
+        names: new Map(),
+        listTimer: undefined,
+        lastListAt: 0,
+      };
+      this.#rooms.set(key, room);
+    }
+    room.clients.add(client);
+    client.rooms.set(key, room);
+    client.current = room;
+    if (client.key !== null) this.#addName(room, client);
+    return ok(room.name);
+  }
+
+  #addName(room: Room, client: Client): void {
+    const key = client.key!;
+    const entry = room.names.get(key);
+    if (entry) {
+      entry.count++;
+      return;
+    }
+    room.names.set(key, { name: client.name!, tag: client.tag, count: 1 });
+    log.info("join {room}", { room: room.name, name: client.name, conn: client.session.id });
+    this.#fanout(
+      room.clients,
+      { kind: "join", room: room.name, name: client.name!, conn: client.session.id },
+      client,
+    );
+    this.#listChanged(room);
+  }
+
+  /** Leaves one room (the current one by default). The current room becomes the last joined of those left. */
+  leave(client: Client, roomName?: string, reason: LeaveReason = "left"): Result<string> {
+    const room = roomName === undefined ? client.current : client.rooms.get(roomKey(roomName));
+    if (!room) {
+      return fail("not-in-room", roomName === undefined ? "Not in a room" : `Not in room '${roomName}'`);
+    }
+    this.#leaveRoom(client, room, reason);
+    return ok(room.name);
+  }
+
+  #leaveRoom(client: Client, room: Room, reason: LeaveReason): void {
+    room.clients.delete(client);
+    client.rooms.delete(room.key);
+    client.typedAt.delete(room.key);
+    if (client.current === room) client.current = [...client.rooms.values()].at(-1) ?? null;
+    if (client.key !== null) {
+      const entry = room.names.get(client.key);
+      if (entry && --entry.count === 0) {
+        room.names.delete(client.key);
+        log.info("leave {room}", { room: room.name, name: client.name, conn: client.session.id, reason });
+        const event: ChatEvent = {
+          kind: "leave",
+          room: room.name,
+          name: entry.name,
+          conn: client.session.id,
+          reason,
+        };
+        this.#fanout(room.clients, event, client);
+        // The leaver hears its own leave only where the dialect echoes it.
+        if (reason === "left") this.#fanout([client], event, client);
+        this.#listChanged(room);
+      }
+    }
+    if (room.clients.size === 0) {
+      clearTimeout(room.listTimer);
+      this.#rooms.delete(room.key);
+    }
+  }
+
+  /** Ends a connection: it leaves every room and releases its name. Safe to call twice. */
+  disconnect(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    for (const room of [...client.rooms.values()]) this.#leaveRoom(client, room, "disconnected");
+    if (client.key !== null) {
+      const member = this.#members.get(client.key);
+      member?.clients.delete(client);
+      if (member && member.clients.size === 0) this.#members.delete(client.key);
+    }
+    log.info("disconnect", { name: client.name, conn: client.session.id });
+  }
+
+  /** Sends a message to a room; resolves once it is stored, then every member has been handed it. */
+  async say(client: Client, text: string, options: SayOptions = {}): Promise<Result<ChatMessage>> {
+    if (client.name === null) return fail("not-logged-in", "Log in first");
+    const room = options.room === undefined ? client.current : client.rooms.get(roomKey(options.room));
+    if (!room) {
+      return fail(
+        "not-in-room",
+        options.room === undefined ? "Join a room first" : `Not in room '${options.room}'`,
+      );
+    }
+    if (text.trim() === "") return fail("empty-message", "Empty message");
+    let message: ChatMessage;
+    try {
+      message = await this.#store.append({
+        room: room.name,
+        time: Date.now(),
+        from: client.name,
+        text,
+        conn: client.session.id,
+        ...(options.tag === undefined ? {} : { tag: options.tag }),
+      });
+    } catch (error) {
+      log.error("store append failed: {error}", { error: String(error), room: room.name });
+      return fail("unavailable", "Cannot store the message right now; it was not sent");
+    }
+    log.debug("msg", { room: room.name, id: message.id, name: client.name, conn: client.session.id });
+    // The room may have emptied while the store worked; the message is in history all the same.
+    const live = this.#rooms.get(room.key);
+    if (live) this.#fanout(live.clients, { kind: "message", message }, client);
+    return ok(message);
+  }
+
+  /** Sends a direct message to a connected member. */
+  async dm(client: Client, to: string, text: string): Promise<Result<DirectMessage>> {
+    if (client.name === null) return fail("not-logged-in", "Log in first");
+    const target = this.#members.get(nameKey(to));
+    if (!target) return fail("user-not-found", `User '${to}' not found or offline`);
+    if (text.trim() === "") return fail("empty-message", "Empty message");
+    let message: DirectMessage;
+    try {
+      message = await this.#store.appendDirect({
+        time: Date.now(),
+        from: client.name,
+        to: target.name,
+        text,
+        conn: client.session.id,
+      });
+    } catch (error) {
+      log.error("store append failed: {error}", { error: String(error) });
+      return fail("unavailable", "Cannot store the message right now; it was not sent");
+    }
+    log.debug("dm", { name: client.name, conn: client.session.id });
+    const event: ChatEvent = { kind: "dm", message };
+    const sender = this.#members.get(client.key!);
+    const recipients = new Set([...target.clients, ...(sender?.clients ?? [])]);
+    this.#fanout(recipients, event, client);
+    return ok(message);
+  }
+
+  /** Relays a typing notice to the other members of a room, at most once per interval per member. */
+  typing(client: Client, roomName?: string): void {
+    if (client.name === null) return;
+    const room = roomName === undefined ? client.current : client.rooms.get(roomKey(roomName));
+    if (!room) return;
+    const now = Date.now();
+    if (now - (client.typedAt.get(room.key) ?? -Infinity) < this.#typingIntervalMs) return;
+    client.typedAt.set(room.key, now);
+    // Typing is the first thing to shed: members whose queue is half full do not get it at all.
+    const calm = [...room.clients].filter((c) => c !== client && c.session.pressure() <= 0.5);
+    this.#fanout(calm, { kind: "typing", room: room.name, name: client.name }, client);
+  }
+
+  /** Members of a room, sorted by name. */
+  users(roomName: string): MemberInfo[] {
+    const room = this.#rooms.get(roomKey(roomName));
+    return room ? sortedMembers(room) : [];
+  }
+
+  /** Whether a member of that name is connected. */
+  online(name: string): boolean {
+    return this.#members.has(nameKey(name));
+  }
+
+  /** Sends the current user list of a room to one connection, now (an explicit request is never coalesced). */
+  sendUsers(client: Client, roomName: string): void {
+    const room = this.#rooms.get(roomKey(roomName));
+    const users = room ? sortedMembers(room) : [];
+    this.#fanout([client], { kind: "users", room: room?.name ?? roomName, users }, null);
+  }
+
+  /** Rooms in memory with their member counts, sorted by name. */
+  rooms(): RoomInfo[] {
+    return [...this.#rooms.values()]
+      .map((r) => ({ name: r.name, members: r.names.size }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Reads a room's history (any room, also one nobody is in). */
+  history(roomName: string, options: RangeOptions): Promise<Range<ChatMessage>> {
+    return this.#store.range(roomName, options);
+  }
+
+  /** Tells one connection something in its own dialect. */
+  notify(client: Client, code: string, text: string): void {
+    this.#fanout([client], { kind: "notice", code, text }, null);
+  }
+
+  /** Tells every connection the server is going away and closes them all. */
+  shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const room of this.#rooms.values()) clearTimeout(room.listTimer);
+    const clients = [...this.#clients];
+    this.#fanout(clients, { kind: "shutdown" }, null);
+    for (const client of clients) client.session.close("shutdown");
+  }
+
+  #listChanged(room: Room): void {
+    if (room.listTimer !== undefined || this.#closed) return;
+    // Coalesce: one list per interval carrying the latest members; a burst of joins in one tick costs one frame.
+    const wait = Math.max(0, room.lastListAt + this.#presenceIntervalMs - Date.now());
+    room.listTimer = setTimeout(() => {
+      room.listTimer = undefined;
+      room.lastListAt = Date.now();
+      if (this.#rooms.get(room.key) !== room) return;
+      this.#fanout(room.clients, { kind: "users", room: room.name, users: sortedMembers(room) }, null);
+    }, wait);
+  }
+
+  #fanout(targets: Iterable<Client>, event: ChatEvent, origin: Client | null): void {
+    // Encode once per codec: a room of 1000 in three dialects costs three encodings.
+    let lastCodec: Codec | undefined;
+    let lastFrame: Frame | null = null;
+    let cache: Map<Codec, Frame | null> | undefined;
+    for (const client of targets) {
+      const codec = client.session.codec;
+      if (client === origin && !codec.echo.has(event.kind)) continue;
+      let frame: Frame | null | undefined;
+      if (codec === lastCodec) frame = lastFrame;
+      else {
+        frame = cache?.get(codec);
+        if (frame === undefined) {
+          frame = codec.encode(event);
+          (cache ??= new Map()).set(codec, frame);
+        }
+        lastCodec = codec;
+        lastFrame = frame;
+      }
+      if (frame !== null) client.session.send(frame);
+    }
+  }
+}
+
+function sortedMembers(room: Room): MemberInfo[] {
+  return [...room.names.values()]
+    .map(({ name, tag }) => ({ name, tag }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,94 @@
+/**
+ * Starts and stops everything from a {@linkcode Config}: the store, the hub and the doors.
+ *
+ * One `AbortController` owns the lifetime: aborting it (or calling `shutdown`) stops the listeners, tells
+ * every client in its dialect, gives writes up to two seconds to drain, then closes the store.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Config } from "./cli.ts";
+import { Hub } from "./hub/hub.ts";
+import { MemoryStore } from "./store/memory.ts";
+import type { Store } from "./store/store.ts";
+import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
+
+const log = getLogger(["hubbub", "server"]);
+
+/** How long shutdown waits for connections to drain before it lets go. */
+const DRAIN_MS = 1500;
+
+/** Options of {@linkcode startServer}. */
+export interface ServerOptions {
+  /** Aborting it shuts the server down. */
+  readonly signal?: AbortSignal;
+  /** A store to use instead of the one the config names (tests inject failing stores). */
+  readonly store?: Store;
+}
+
+/** A running hubbub. */
+export interface Server {
+  /** The hub, for tests and in-process embedding. */
+  readonly hub: Hub;
+  /** Bound TCP address, or `null` when the TCP door is off. */
+  readonly tcp: Deno.NetAddr | null;
+  /** Resolves once everything has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops the server gracefully; resolves when it has stopped. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts hubbub. */
+export function startServer(config: Config, options: ServerOptions = {}): Server {
+  const controller = new AbortController();
+  options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+  const store = options.store ?? new MemoryStore();
+  const hub = new Hub({ store, presenceIntervalMs: config.presenceIntervalMs });
+
+  let tcp: TcpDoor | null = null;
+  try {
+    tcp = config.tcp &&
+      serveTcp({
+        hub,
+        hostname: config.tcp.hostname,
+        port: config.tcp.port,
+        maxLineBytes: config.maxLineBytes,
+        maxQueueBytes: config.maxQueueBytes,
+        idleTimeoutMs: config.idleTimeoutMs,
+        loginTimeoutMs: config.loginTimeoutMs,
+        signal: controller.signal,
+      });
+  } catch (error) {
+    controller.abort();
+    throw error;
+  }
+
+  const finished = (async () => {
+    await new Promise<void>((resolve) => {
+      if (controller.signal.aborted) resolve();
+      else controller.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    log.info("shutting down", { connections: hub.connections });
+    hub.shutdown();
+    const doors = [tcp?.finished].filter((p) => p !== undefined);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      Promise.allSettled(doors).then(() => true),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), DRAIN_MS)),
+    ]);
+    clearTimeout(timer);
+    if (!drained) log.warn("shutdown: some connections did not drain in time");
+    await store.close();
+    log.info("stopped");
+  })();
+
+  return {
+    hub,
+    tcp: tcp?.addr ?? null,
+    finished,
+    shutdown() {
+      controller.abort();
+      return finished;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * A store that keeps history in process memory: fast, and gone at exit. For tests and `--store memory`.
+ * @module
+ */
+
+import type { ChatMessage, DirectMessage } from "../model.ts";
+import { nameKey, roomKey } from "../names.ts";
+import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+
+interface Log<T> {
+  next: number;
+  items: T[];
+}
+
+/** Options of {@linkcode MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Retention rules; defaults to 1000 messages per room and no age limit. */
+  readonly retention?: Retention;
+  /** Injected clock, for tests of age-based pruning. */
+  readonly now?: () => number;
+}
+
+/** The in-memory {@linkcode Store}. */
+export class MemoryStore implements Store {
+  #rooms = new Map<string, Log<ChatMessage>>();
+  #pairs = new Map<string, Log<DirectMessage>>();
+  #retention: Retention;
+  #now: () => number;
+
+  /** Creates an empty store. */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#retention = options.retention ?? { limit: 1000, maxAgeMs: 0 };
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** {@inheritDoc Store.append} */
+  append(message: NewMessage): Promise<ChatMessage> {
+    const log = logOf(this.#rooms, roomKey(message.room));
+    const stored = { ...message, id: log.next++ };
+    push(log, stored, this.#retention.limit);
+    return Promise.resolve(stored);
+  }
+
+  /** {@inheritDoc Store.appendDirect} */
+  appendDirect(message: NewDirectMessage): Promise<DirectMessage> {
+    const log = logOf(this.#pairs, pairKey(message.from, message.to));
+    const stored = { ...message, id: log.next++ };
+    push(log, stored, this.#retention.limit);
+    return Promise.resolve(stored);
+  }
+
+  /** {@inheritDoc Store.range} */
+  range(room: string, options: RangeOptions): Promise<Range<ChatMessage>> {
+    return Promise.resolve(slice(this.#rooms.get(roomKey(room)), options));
+  }
+
+  /** {@inheritDoc Store.rangeDirect} */
+  rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>> {
+    return Promise.resolve(slice(this.#pairs.get(pairKey(a, b)), options));
+  }
+
+  /** {@inheritDoc Store.prune} */
+  prune(): Promise<void> {
+    const { maxAgeMs } = this.#retention;
+    if (maxAgeMs > 0) {
+      const oldest = this.#now() - maxAgeMs;
+      for (const logs of [this.#rooms, this.#pairs] as Map<string, Log<{ time: number }>>[]) {
+        for (const log of logs.values()) {
+          const keep = log.items.findIndex((m) => m.time >= oldest);
+          log.items.splice(0, keep === -1 ? log.items.length : keep);
+        }
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc Store.close} */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The key of a DM pair: both names folded and sorted, so `a→b` and `b→a` share one history. */
+export function pairKey(a: string, b: string): string {
+  const [x, y] = [nameKey(a), nameKey(b)].sort();
+  return `${x}\u0000${y}`;
+}
+
+function logOf<T>(logs: Map<string, Log<T>>, key: string): Log<T> {
+  let log = logs.get(key);
+  if (!log) {
+    log = { next: 1, items: [] };
+    logs.set(key, log);
+  }
+  return log;
+}
+
+function push<T>(log: Log<T>, item: T, limit: number): void {
+  log.items.push(item);
+  // Trim in chunks so the array is not shifted on every append.
+  if (log.items.length > limit + Math.max(16, limit >> 3)) log.items.splice(0, log.items.length - limit);
+}
+
+function slice<T extends { id: number }>(log: Log<T> | undefined, options: RangeOptions): Range<T> {
+  if (!log) return { messages: [], complete: true };
+  const { after, before, limit } = options;
+  const items = log.items;
+  const firstKept = items[0]?.id ?? log.next;
+  let lo = 0;
+  let hi = items.length;
+  if (after !== undefined) lo = lowerBound(items, after + 1);
+  if (before !== undefined) hi = lowerBound(items, before);
+  if (hi < lo) hi = lo;
+  const picked = after !== undefined
+    ? items.slice(lo, Math.min(hi, lo + limit))
+    : items.slice(Math.max(lo, hi - limit), hi);
+  // A range is incomplete when retention removed ids it asked for: `after` older than what we keep.
+  const complete = after === undefined || after + 1 >= firstKept;
+  return { messages: picked, complete };
+}
+
+function lowerBound<T extends { id: number }>(items: readonly T[], id: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (items[mid]!.id < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

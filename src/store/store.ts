@@ -1,0 +1,58 @@
+/**
+ * The history store interface: where the hub appends messages and reads them back.
+ *
+ * A store assigns ids: a room's ids only grow, also across restarts, so the store that remembers the
+ * messages is the one that numbers them. `append` resolves only once the message is as durable as the
+ * store promises (see the README), and the hub acknowledges nothing before that.
+ * @module
+ */
+
+import type { ChatMessage, DirectMessage } from "../model.ts";
+
+/** A room message before the store has numbered it. */
+export type NewMessage = Omit<ChatMessage, "id">;
+
+/** A direct message before the store has numbered it. */
+export type NewDirectMessage = Omit<DirectMessage, "id">;
+
+/** Which slice of a room's history to read. Ids are exclusive bounds. */
+export interface RangeOptions {
+  /** Only messages with a larger id. */
+  readonly after?: number;
+  /** Only messages with a smaller id. */
+  readonly before?: number;
+  /** At most this many; the newest of the range unless `after` is given, then the oldest. */
+  readonly limit: number;
+}
+
+/** A slice of history, oldest first. */
+export interface Range<T> {
+  /** The messages, oldest first. */
+  readonly messages: readonly T[];
+  /** `false` when retention already removed messages the range asked for. */
+  readonly complete: boolean;
+}
+
+/** How long history is kept. Both limits apply when both are set. */
+export interface Retention {
+  /** Messages kept per room (and per DM pair); 0 keeps none. */
+  readonly limit: number;
+  /** Messages older than this many milliseconds are pruned; 0 keeps them regardless of age. */
+  readonly maxAgeMs: number;
+}
+
+/** Where history lives. Implementations: `memory` (tests), `sqlite` (the default). */
+export interface Store {
+  /** Numbers and stores a room message; resolves once it is durable. Rejects when it cannot be stored. */
+  append(message: NewMessage): Promise<ChatMessage>;
+  /** Numbers and stores a DM in the pair's own history. */
+  appendDirect(message: NewDirectMessage): Promise<DirectMessage>;
+  /** Reads a slice of a room's history. */
+  range(room: string, options: RangeOptions): Promise<Range<ChatMessage>>;
+  /** Reads a slice of the DM history between two members. */
+  rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>>;
+  /** Applies the retention rules now. */
+  prune(): Promise<void>;
+  /** Flushes and releases the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+/**
+ * The TCP command dialect (SocketChat-Go, extended): parsing one line into a command, and rendering hub
+ * events as lines.
+ *
+ * Parsing is a pure function so the fuzz tests can hammer it; the connection handler in `listener.ts`
+ * carries the commands out.
+ * @module
+ */
+
+import type { ChatEvent, Codec, Frame } from "../model.ts";
+
+/** A parsed line of the command dialect. */
+export type Command =
+  | { readonly cmd: "login"; readonly name: string }
+  | { readonly cmd: "say"; readonly text: string }
+  | { readonly cmd: "dm"; readonly to: string; readonly text: string }
+  | { readonly cmd: "who"; readonly offset: number }
+  | { readonly cmd: "ping" }
+  | { readonly cmd: "join"; readonly room: string }
+  | { readonly cmd: "leave" }
+  | { readonly cmd: "rooms" }
+  | { readonly cmd: "history"; readonly count: number }
+  | { readonly cmd: "history-since"; readonly id: number }
+  | { readonly cmd: "help" }
+  | { readonly cmd: "quit" }
+  | { readonly cmd: "empty" }
+  | { readonly cmd: "unknown"; readonly word: string }
+  | { readonly cmd: "usage"; readonly usage: string };
+
+/** Most `HISTORY` lines one command returns. */
+export const MAX_HISTORY = 500;
+/** `HISTORY` without a count. */
+export const DEFAULT_HISTORY = 20;
+
+const WORDS = new Set([
+  "login",
+  "msg",
+  "dm",
+  "who",
+  "ping",
+  "join",
+  "leave",
+  "rooms",
+  "history",
+  "help",
+  "quit",
+]);
+const SPACE = /\s+/u;
+
+/** Usage lines, also the body of `HELP`. */
+export const USAGE = {
+  login: "LOGIN <username>",
+  msg: "MSG <text>",
+  dm: "DM <username> <text>",
+  who: "WHO [offset]",
+  join: "JOIN <room>",
+  history: "HISTORY [n] | HISTORY SINCE <id>",
+} as const;
+
+/** Parses one line (any terminator already removed). Never throws. */
+export function parseCommand(raw: string): Command {
+  const line = raw.trim();
+  if (line === "") return { cmd: "empty" };
+  const space = line.search(SPACE);
+  const first = space === -1 ? line : line.slice(0, space);
+  const rest = space === -1 ? "" : line.slice(space).trimStart();
+  const slash = first.startsWith("/");
+  const word = (slash ? first.slice(1) : first).toLowerCase();
+  if (slash && word === "say") {
+    return rest === "" ? { cmd: "usage", usage: "/say <text>" } : { cmd: "say", text: rest };
+  }
+  if (!WORDS.has(word)) return slash ? { cmd: "unknown", word: first } : { cmd: "say", text: line };
+  switch (word) {
+    case "login":
+      return { cmd: "login", name: rest };
+    case "msg":
+      return rest === "" ? { cmd: "usage", usage: USAGE.msg } : { cmd: "say", text: rest };
+    case "dm": {
+      const gap = rest.search(SPACE);
+      if (gap === -1) return { cmd: "usage", usage: USAGE.dm };
+      return { cmd: "dm", to: rest.slice(0, gap), text: rest.slice(gap).trimStart() };
+    }
+    case "who": {
+      if (rest === "") return { cmd: "who", offset: 0 };
+      const offset = count(rest);
+      return offset === null ? { cmd: "usage", usage: USAGE.who } : { cmd: "who", offset };
+    }
+    case "join":
+      return rest === "" || SPACE.test(rest)
+        ? { cmd: "usage", usage: USAGE.join }
+        : { cmd: "join", room: rest };
+    case "history": {
+      if (rest === "") return { cmd: "history", count: DEFAULT_HISTORY };
+      const [a, b, ...more] = rest.split(SPACE);
+      if (a!.toLowerCase() === "since" && b !== undefined && more.length === 0) {
+        const id = count(b);
+        if (id !== null) return { cmd: "history-since", id };
+      }
+      const n = b === undefined ? count(a!) : null;
+      if (n === null || n === 0) return { cmd: "usage", usage: USAGE.history };
+      return { cmd: "history", count: Math.min(n, MAX_HISTORY) };
+    }
+    case "ping":
+      return { cmd: "ping" };
+    case "leave":
+      return { cmd: "leave" };
+    case "rooms":
+      return { cmd: "rooms" };
+    case "help":
+      return { cmd: "help" };
+    default:
+      return { cmd: "quit" };
+  }
+}
+
+function count(text: string): number | null {
+  if (!/^\d{1,15}$/.test(text)) return null;
+  return Number(text);
+}
+
+/** The lines `HELP` answers with. */
+export const HELP_LINES: readonly string[] = [
+  "INFO commands (case-insensitive, a leading / is fine):",
+  `INFO   ${USAGE.login}       claim a name`,
+  "INFO   <text> or MSG <text> send to your room",
+  `INFO   ${USAGE.dm}  direct message`,
+  `INFO   ${USAGE.join} / LEAVE   switch rooms (LEAVE goes back to lobby)`,
+  `INFO   ${USAGE.who} / ROOMS    who is here / which rooms exist`,
+  `INFO   ${USAGE.history}`,
+  "INFO   PING / HELP / QUIT",
+];
+
+const encoder = new TextEncoder();
+
+/** Text from other doors may hold line breaks; in a line dialect they would forge lines. */
+export function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n\u2028\u2029]/g, " ");
+}
+
+/** Encodes a line (adding `\n`) as bytes. */
+export function line(text: string): Uint8Array {
+  return encoder.encode(text + "\n");
+}
+
+/** Renders hub events in the command dialect. The sender never hears its own message or presence. */
+export const commandCodec: Codec = {
+  name: "tcp",
+  echo: new Set(),
+  encode(event: ChatEvent): Frame | null {
+    switch (event.kind) {
+      case "message":
+        return line(`MSG ${event.message.from} ${oneLine(event.message.text)}`);
+      case "dm":
+        return line(`DM ${event.message.from} ${oneLine(event.message.text)}`);
+      case "join":
+        return line(`INFO ${event.name} joined`);
+      case "leave":
+        return line(`INFO ${event.name} ${event.reason}`);
+      case "notice":
+        return line(`INFO ${oneLine(event.text)}`);
+      case "shutdown":
+        return line("INFO server shutting down");
+      default:
+        return null;
+    }
+  },
+};

@@ -1,0 +1,459 @@
+/**
+ * The TCP door: accepts connections, sniffs the dialect from the first bytes, frames lines and turns
+ * them into hub calls.
+ *
+ * Each connection owns one small read buffer and a bounded outbound queue ({@linkcode TcpSession}).
+ * Deadlines (login, idle) are checked by one sweep per door rather than a timer per connection.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Client, Hub } from "../hub/hub.ts";
+import type { CloseReason, Codec, Frame, Result, Session } from "../model.ts";
+import { newConnectionId } from "../model.ts";
+import { DEFAULT_ROOM, roomKey } from "../names.ts";
+import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
+import type { Command } from "./commands.ts";
+import { concat, type Line, LineFramer } from "./lines.ts";
+import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
+
+const log = getLogger(["hubbub", "tcp"]);
+
+/** Options of {@linkcode serveTcp}. */
+export interface TcpOptions {
+  /** The hub connections talk to. */
+  readonly hub: Hub;
+  /** Address to listen on. */
+  readonly hostname: string;
+  /** Port to listen on; 0 picks a free one. */
+  readonly port: number;
+  /** Longest line in bytes. */
+  readonly maxLineBytes: number;
+  /** Outbound bytes a connection may have queued before it is dropped as a slow reader. */
+  readonly maxQueueBytes: number;
+  /** Close a connection after this long without a non-empty line (milliseconds). */
+  readonly idleTimeoutMs: number;
+  /** Close a connection that has not logged in (or sent its handshake) after this long (milliseconds). */
+  readonly loginTimeoutMs: number;
+  /** Aborting it stops accepting; the hub's shutdown closes the connections. */
+  readonly signal: AbortSignal;
+}
+
+/** A running TCP door. */
+export interface TcpDoor {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the listener is closed and every connection has ended. */
+  readonly finished: Promise<void>;
+}
+
+// Small on purpose: idle connections hold this buffer while their read is pending.
+const READ_SIZE = 4096;
+// Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
+const MAX_IN_FLIGHT = 64;
+
+/** Starts the TCP door. */
+export function serveTcp(options: TcpOptions): TcpDoor {
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  const connections = new Set<TcpConnection>();
+  const handlers = new Set<Promise<void>>();
+  const sweepEvery = Math.max(
+    25,
+    Math.min(1000, Math.min(options.idleTimeoutMs, options.loginTimeoutMs) / 4),
+  );
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const connection of connections) connection.sweep(now);
+  }, sweepEvery);
+
+  options.signal.addEventListener("abort", () => {
+    try {
+      listener.close();
+    } catch {
+      // Already closed.
+    }
+  }, { once: true });
+
+  async function accept(): Promise<void> {
+    try {
+      for await (const conn of listener) {
+        const connection = new TcpConnection(conn, options);
+        connections.add(connection);
+        const done = connection.run().finally(() => {
+          connections.delete(connection);
+          handlers.delete(done);
+        });
+        handlers.add(done);
+      }
+    } catch (error) {
+      if (!options.signal.aborted) log.error("accept failed: {error}", { error: String(error) });
+    } finally {
+      clearInterval(sweeper);
+      await Promise.allSettled([...handlers]);
+    }
+  }
+
+  return { addr: listener.addr, finished: accept() };
+}
+
+/** The outbound side of one TCP connection: a byte-bounded queue drained by one writer. */
+export class TcpSession implements Session {
+  readonly id: string;
+  codec: Codec;
+  readonly #conn: Deno.TcpConn;
+  readonly #max: number;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #closing = false;
+  #closed = false;
+  #onClose: (reason: CloseReason) => void;
+
+  /** Wraps a connection. `onClose` runs once, when the socket is closed. */
+  constructor(
+    conn: Deno.TcpConn,
+    options: { maxQueueBytes: number; onClose: (reason: CloseReason) => void },
+  ) {
+    this.id = newConnectionId();
+    this.codec = commandCodec;
+    this.#conn = conn;
+    this.#max = options.maxQueueBytes;
+    this.#onClose = options.onClose;
+  }
+
+  /** Bytes waiting to be written. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** {@inheritDoc Session.send} */
+  send(frame: Frame): void {
+    if (this.#closing) return;
+    const bytes = typeof frame === "string" ? line(frame) : frame;
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#queued > this.#max) {
+      this.#shut("slow-reader");
+      return;
+    }
+    if (!this.#writing) this.#drain();
+  }
+
+  /** {@inheritDoc Session.pressure} */
+  pressure(): number {
+    return this.#queued / this.#max;
+  }
+
+  /** Closes after what is queued has been written (at most one second), or at once for a slow reader. */
+  close(reason: CloseReason): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (reason === "slow-reader" || (this.#queued === 0 && !this.#writing)) {
+      this.#shut(reason);
+      return;
+    }
+    const deadline = setTimeout(() => this.#shut(reason), 1000);
+    this.#whenDrained = () => {
+      clearTimeout(deadline);
+      this.#shut(reason);
+    };
+  }
+
+  #whenDrained: (() => void) | null = null;
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        // Everything queued goes out in one write: fewer syscalls under load.
+        const chunk = this.#queue.length === 1 ? this.#queue[0]! : concat(this.#queue, this.#queued);
+        this.#queue = [];
+        let offset = 0;
+        while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
+        this.#queued -= chunk.length;
+      }
+    } catch {
+      this.#shut("protocol");
+    } finally {
+      this.#writing = false;
+    }
+    this.#whenDrained?.();
+  }
+
+  #shut(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing = true;
+    this.#queue = [];
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+    this.#onClose(reason);
+  }
+}
+
+type Phase = "sniff" | "handshake" | "lines";
+
+/** One accepted connection: its read loop, dialect state and deadlines. */
+class TcpConnection {
+  readonly #conn: Deno.TcpConn;
+  readonly #options: TcpOptions;
+  readonly #hub: Hub;
+  readonly #session: TcpSession;
+  readonly #client: Client;
+  readonly #framer: LineFramer;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #phase: Phase = "sniff";
+  #handshake: Uint8Array[] = [];
+  #handshakeLength = 0;
+  #machat = false;
+  #openedAt = performance.now();
+  #activeAt = performance.now();
+  #closeReason: CloseReason | null = null;
+  readonly #remote: string;
+
+  constructor(conn: Deno.TcpConn, options: TcpOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.#hub = options.hub;
+    this.#framer = new LineFramer({ maxLength: options.maxLineBytes });
+    this.#session = new TcpSession(conn, {
+      maxQueueBytes: options.maxQueueBytes,
+      onClose: (reason) => {
+        this.#closeReason ??= reason;
+        if (reason === "slow-reader") log.warn("slow reader dropped", { conn: this.#session.id });
+      },
+    });
+    this.#client = this.#hub.connect(this.#session);
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.#remote = `${addr.hostname}:${addr.port}`;
+    try {
+      conn.setNoDelay(true);
+      // The TCP heartbeat: the kernel probes quiet peers, so a vanished client is noticed without chat noise.
+      conn.setKeepAlive(true);
+    } catch {
+      // Not every platform allows both; neither is essential.
+    }
+  }
+
+  async run(): Promise<void> {
+    log.info("connect", { conn: this.#session.id, remote: this.#remote });
+    const buffer = new Uint8Array(READ_SIZE);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        await this.#feed(buffer.subarray(0, n));
+        if (this.#inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight);
+      }
+      // A partial line at end of stream is dropped: only a terminated line is a message.
+    } catch {
+      // Reset by peer, or closed by us: either way the connection is over.
+    } finally {
+      await Promise.allSettled([...this.#inFlight]);
+      this.#hub.disconnect(this.#client);
+      this.#session.close(this.#closeReason ?? "quit");
+      log.info("disconnect", { conn: this.#session.id, reason: this.#closeReason ?? "peer" });
+    }
+  }
+
+  /** Enforces deadlines; called by the door's sweep. */
+  sweep(now: number): void {
+    if (this.#closeReason !== null) return;
+    const loggedIn = this.#client.name !== null;
+    if (!loggedIn && now - this.#openedAt > this.#options.loginTimeoutMs) {
+      this.#session.send(line(this.#machat ? BAD_HANDSHAKE : "ERR login-timeout"));
+      this.#end("login-timeout");
+    } else if (loggedIn && now - this.#activeAt > this.#options.idleTimeoutMs) {
+      this.#session.send(line("INFO disconnected due to inactivity"));
+      this.#end("idle");
+    }
+  }
+
+  #end(reason: CloseReason): void {
+    this.#closeReason ??= reason;
+    this.#hub.disconnect(this.#client);
+    this.#session.close(reason);
+  }
+
+  async #feed(chunk: Uint8Array): Promise<void> {
+    if (this.#phase === "sniff") {
+      let i = 0;
+      while (i < chunk.length && isBlank(chunk[i]!)) i++;
+      if (i === chunk.length) return;
+      if (chunk[i] === 0x7b) {
+        this.#phase = "handshake";
+        this.#machat = true;
+        this.#session.codec = machatCodec;
+        chunk = chunk.subarray(i);
+      } else {
+        this.#phase = "lines";
+      }
+    }
+    if (this.#phase === "handshake") {
+      this.#handshake.push(chunk.slice());
+      this.#handshakeLength += chunk.length;
+      const bytes = concat(this.#handshake, this.#handshakeLength);
+      const end = handshakeEnd(bytes);
+      if (end === -1) {
+        if (this.#handshakeLength > MAX_HANDSHAKE) this.#refuseHandshake();
+        return;
+      }
+      this.#handshake = [];
+      if (!this.#acceptHandshake(bytes.subarray(0, end))) return;
+      this.#phase = "lines";
+      chunk = bytes.subarray(end);
+    }
+    await this.#lines((sink) => this.#framer.transform(chunk, sink));
+  }
+
+  async #lines(frame: (sink: { enqueue(line: Line): void }) => void): Promise<void> {
+    const lines: Line[] = [];
+    frame({ enqueue: (item) => lines.push(item) });
+    for (const item of lines) {
+      if (this.#closeReason !== null) return;
+      if ("error" in item) {
+        this.#session.send(line(`ERR ${item.error === "too-long" ? "line-too-long" : "invalid-utf8"}`));
+      } else if (this.#machat) this.#machatLine(item.text);
+      else await this.#command(parseCommand(item.text));
+    }
+  }
+
+  #acceptHandshake(bytes: Uint8Array): boolean {
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      this.#refuseHandshake();
+      return false;
+    }
+    const handshake = parseHandshake(text);
+    if (!handshake) {
+      this.#refuseHandshake();
+      return false;
+    }
+    const login = this.#hub.login(this.#client, handshake.name, { variant: true });
+    if (!login.ok) {
+      this.#refuseHandshake();
+      return false;
+    }
+    const joined = this.#hub.join(this.#client, handshake.room);
+    if (!joined.ok) {
+      this.#hub.disconnect(this.#client);
+      this.#refuseHandshake();
+      return false;
+    }
+    if (login.value !== handshake.name) {
+      this.#hub.notify(this.#client, "renamed", `your name is ${login.value} (${handshake.name} is taken)`);
+    }
+    this.#activeAt = performance.now();
+    return true;
+  }
+
+  #refuseHandshake(): void {
+    this.#session.send(line(BAD_HANDSHAKE));
+    this.#end("protocol");
+  }
+
+  #machatLine(text: string): void {
+    if (text.trim() === "") return;
+    this.#activeAt = performance.now();
+    this.#track(
+      this.#hub.say(this.#client, text),
+      (result) => this.#session.send(line(`ERR ${result.code}`)),
+    );
+  }
+
+  #track<T>(pending: Promise<Result<T>>, onFail: (result: Result<T> & { ok: false }) => void): void {
+    const done = pending.then((result) => {
+      if (!result.ok) onFail(result);
+    }).finally(() => this.#inFlight.delete(done));
+    this.#inFlight.add(done);
+  }
+
+  #reply(...lines: string[]): void {
+    for (const text of lines) this.#session.send(line(text));
+  }
+
+  async #command(command: Command): Promise<void> {
+    if (command.cmd === "empty") return;
+    this.#activeAt = performance.now();
+    const hub = this.#hub;
+    const client = this.#client;
+    if (client.name === null && !["login", "ping", "help", "quit", "unknown"].includes(command.cmd)) {
+      this.#reply("ERR expected 'LOGIN <username>'");
+      return;
+    }
+    switch (command.cmd) {
+      case "login": {
+        if (client.name !== null) return this.#reply("ERR already-logged-in");
+        if (command.name === "") return this.#reply("ERR expected 'LOGIN <username>'");
+        const result = hub.login(client, command.name);
+        if (!result.ok) return this.#reply(`ERR ${result.code}`);
+        this.#reply("OK");
+        hub.join(client, DEFAULT_ROOM);
+        return;
+      }
+      case "say":
+        return this.#track(hub.say(client, command.text), (r) => this.#reply(`ERR ${r.code}`));
+      case "dm":
+        return this.#track(hub.dm(client, command.to, command.text), (r) => this.#reply(`ERR ${r.code}`));
+      case "who": {
+        const users = hub.users(client.room ?? DEFAULT_ROOM).slice(command.offset);
+        return this.#reply(...users.map((u) => `USER ${u.name}`), "OK");
+      }
+      case "ping":
+        return this.#reply("PONG");
+      case "join": {
+        return this.#switchRoom(command.room);
+      }
+      case "leave":
+        return this.#switchRoom(DEFAULT_ROOM);
+      case "rooms":
+        return this.#reply(...hub.rooms().map((r) => `ROOM ${r.name} ${r.members}`), "OK");
+      case "history":
+      case "history-since": {
+        const room = client.room ?? DEFAULT_ROOM;
+        const range = await hub.history(
+          room,
+          command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
+        );
+        if (!range.complete) this.#reply("INFO history-gap");
+        return this.#reply(
+          ...range.messages.map((m) =>
+            `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${oneLine(m.text)}`
+          ),
+          "OK",
+        );
+      }
+      case "help":
+        return this.#reply(...HELP_LINES);
+      case "quit":
+        this.#reply("INFO bye");
+        return this.#end("quit");
+      case "unknown":
+        return this.#reply("ERR unknown-cmd");
+      case "usage":
+        return this.#reply(`ERR usage: ${command.usage}`);
+    }
+  }
+
+  /** Command clients are in one room at a time: joining one leaves the other. */
+  #switchRoom(room: string): void {
+    const previous = this.#client.room;
+    // Join first: a bad name is refused and leaves the member where it was.
+    const joined = this.#hub.join(this.#client, room);
+    if (!joined.ok) return this.#reply(`ERR ${joined.code}`);
+    if (previous !== null && roomKey(previous) !== roomKey(joined.value)) {
+      this.#hub.leave(this.#client, previous);
+    }
+    this.#reply("OK");
+  }
+}
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}

@@ -1,0 +1,256 @@
+/**
+ * Test helpers: an in-process server on port 0, a line-oriented TCP client, and a child `hubbub` process.
+ * @module
+ */
+
+import { type Config, DEFAULTS } from "../src/cli.ts";
+import { type Server, type ServerOptions, startServer } from "../src/server.ts";
+
+/** The defaults with both listeners on loopback port 0; tests override what they exercise. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    ...DEFAULTS,
+    tcp: { hostname: "127.0.0.1", port: 0 },
+    http: { hostname: "127.0.0.1", port: 0 },
+    ...overrides,
+  };
+}
+
+/** Starts an in-process server; `await using` shuts it down at the end of the test. */
+export function serve(
+  overrides: Partial<Config> = {},
+  options: ServerOptions = {},
+): Server & AsyncDisposable {
+  const server = startServer(testConfig(overrides), options);
+  return Object.assign(server, { [Symbol.asyncDispose]: () => server.shutdown() });
+}
+
+const encoder = new TextEncoder();
+
+/** How long a test waits for an expected line before failing. */
+const WAIT_MS = 5000;
+
+/** A TCP client that reads lines and waits for them, like a person watching ncat. */
+export class LineClient implements AsyncDisposable {
+  readonly conn: Deno.TcpConn;
+  /** Every line received so far, in order. */
+  readonly lines: string[] = [];
+  #seen = 0;
+  #waiters = new Set<() => void>();
+  #closed = false;
+  readonly done: Promise<void>;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.done = this.#read();
+  }
+
+  /** Connects to a server's TCP door. */
+  static async connect(addr: Deno.NetAddr): Promise<LineClient> {
+    return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }));
+  }
+
+  /** Connects and logs in, consuming the `OK`. */
+  static async login(addr: Deno.NetAddr, name: string): Promise<LineClient> {
+    const client = await LineClient.connect(addr);
+    await client.send(`LOGIN ${name}`);
+    await client.expect("OK");
+    return client;
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoder();
+    let partial = "";
+    try {
+      for await (const chunk of this.conn.readable) {
+        partial += decoder.decode(chunk, { stream: true });
+        const parts = partial.split("\n");
+        partial = parts.pop()!;
+        this.lines.push(...parts);
+        for (const wake of this.#waiters) wake();
+      }
+    } catch {
+      // Reset by the server: treated as closed.
+    }
+    if (partial) this.lines.push(partial);
+    this.#closed = true;
+    for (const wake of this.#waiters) wake();
+  }
+
+  /** Whether the server has closed the connection. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends one line (a `\n` is added) or raw bytes. */
+  async send(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data + "\n") : data;
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+  }
+
+  /**
+   * Waits for the next line (after those already consumed) matching `want`, and returns it. Lines before it
+   * are consumed too. Fails after a timeout or when the connection closes first.
+   */
+  async expect(want: string | RegExp | ((line: string) => boolean), ms = WAIT_MS): Promise<string> {
+    const test = typeof want === "string"
+      ? (l: string) => l === want
+      : want instanceof RegExp
+      ? (l: string) => want.test(l)
+      : want;
+    const found = await this.#until(() => {
+      while (this.#seen < this.lines.length) {
+        const line = this.lines[this.#seen++]!;
+        if (test(line)) return line;
+      }
+      return undefined;
+    }, ms);
+    if (found === undefined) {
+      throw new Error(`Timed out waiting for ${String(want)}; got ${JSON.stringify(this.lines.slice(-10))}`);
+    }
+    return found;
+  }
+
+  /** Waits until the server closes the connection. */
+  async closedByServer(ms = WAIT_MS): Promise<void> {
+    const ok = await this.#until(() => this.#closed || undefined, ms);
+    if (!ok) throw new Error("Timed out waiting for the server to close the connection");
+  }
+
+  /** Lines received and not yet consumed by `expect`. */
+  unread(): string[] {
+    return this.lines.slice(this.#seen);
+  }
+
+  #until<T>(check: () => T | undefined, ms: number): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const tryNow = () => {
+        const value = check();
+        if (value !== undefined || this.#closed) {
+          clearTimeout(timer);
+          this.#waiters.delete(tryNow);
+          resolve(value ?? check());
+        }
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(tryNow);
+        resolve(undefined);
+      }, ms);
+      this.#waiters.add(tryNow);
+      tryNow();
+    });
+  }
+
+  /** Closes the connection and waits for the reader to end. */
+  async close(): Promise<void> {
+    try {
+      this.conn.close();
+    } catch {
+      // Already closed.
+    }
+    await this.done;
+  }
+
+  /** `await using` support. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns true, failing after a timeout. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  ms = WAIT_MS,
+): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > end) throw new Error(`Timed out waiting until ${what}`);
+    await delay(10);
+  }
+}
+
+/** The project root, for child processes. */
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** A `hubbub` child process whose JSON log lines are parsed as they arrive. */
+export class Child implements AsyncDisposable {
+  readonly process: Deno.ChildProcess;
+  /** Parsed JSON log records from stderr. */
+  readonly records: Record<string, unknown>[] = [];
+  /** Raw stderr text. */
+  stderr = "";
+  readonly #reading: Promise<void>;
+
+  /** Starts `deno <args>` in the project root with piped output. */
+  constructor(args: string[], options: { env?: Record<string, string> } = {}) {
+    this.process = new Deno.Command(Deno.execPath(), {
+      args,
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1", ...options.env },
+    }).spawn();
+    this.#reading = this.#read();
+    void this.process.stdout.pipeTo(new WritableStream());
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of this.process.stderr) {
+      this.stderr += decoder.decode(chunk, { stream: true });
+      const lines = this.stderr.split("\n");
+      this.records.length = 0;
+      for (const line of lines) {
+        if (!line.startsWith("{")) continue;
+        try {
+          this.records.push(JSON.parse(line));
+        } catch {
+          // A line still being written.
+        }
+      }
+    }
+  }
+
+  /** Waits for a log record whose message matches. */
+  async record(message: string, ms = 30_000): Promise<Record<string, unknown>> {
+    let found: Record<string, unknown> | undefined;
+    await eventually(
+      () => (found = this.records.find((r) => r.message === message)) !== undefined,
+      `log '${message}'`,
+      ms,
+    );
+    return found!;
+  }
+
+  /** The TCP address from the startup record. */
+  async tcpAddr(): Promise<Deno.NetAddr> {
+    const up = await this.record("hubbub is up");
+    const [hostname, port] = String((up.properties as Record<string, unknown>).tcp).split(":");
+    return { transport: "tcp", hostname: hostname!, port: Number(port) };
+  }
+
+  /** Waits for exit and for stderr to be read. */
+  async status(): Promise<Deno.CommandStatus> {
+    const status = await this.process.status;
+    await this.#reading;
+    return status;
+  }
+
+  /** Kills the process if it is still running. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      this.process.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await this.status();
+  }
+}
