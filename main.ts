@@ -31,8 +31,10 @@ export async function main(args: readonly string[]): Promise<number> {
     await stopLogging();
     return 1;
   }
-  const tcp = server.tcp;
+  const { tcp, http } = server;
   log.info("hubbub is up", {
+    http: http && `${http.hostname}:${http.port}`,
+    open: http && `http://${displayHost(http.hostname)}:${http.port}/`,
     tcp: tcp && `${tcp.hostname}:${tcp.port}`,
     ncat: tcp && `ncat ${displayHost(tcp.hostname)} ${tcp.port}`,
   });

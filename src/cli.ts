@@ -8,6 +8,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import denoJson from "../deno.json" with { type: "json" };
+import { checkAllowedOrigin } from "./http/origin.ts";
 
 /** A listen address. */
 export interface HostPort {
@@ -36,6 +37,10 @@ export interface Config {
   readonly maxLineBytes: number;
   /** Outbound bytes queued per connection before it is dropped as a slow reader. */
   readonly maxQueueBytes: number;
+  /** Largest WebSocket frame accepted, in bytes. */
+  readonly maxFrameBytes: number;
+  /** Origins allowed to open WebSockets besides the same origin (`*`, `null`, or origins). */
+  readonly allowOrigins: readonly string[];
   /** Full user lists go to a room at most this often (milliseconds). */
   readonly presenceIntervalMs: number;
   /** `json` (one JSON object per line) or `pretty` (for people). */
@@ -55,6 +60,8 @@ export const DEFAULTS = {
   loginTimeoutMs: 30_000,
   maxLineBytes: 8 * 1024,
   maxQueueBytes: 1024 * 1024,
+  maxFrameBytes: 64 * 1024,
+  allowOrigins: [],
   presenceIntervalMs: 250,
   logFormat: "json",
   logLevel: "info",
@@ -99,6 +106,14 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     .addOption(
       new Option("--max-line <size>", "longest TCP line (e.g. 8KiB)")
         .env("HUBBUB_MAX_LINE").argParser(size).default(DEFAULTS.maxLineBytes, "8KiB"),
+    )
+    .addOption(
+      new Option("--max-frame <size>", "largest WebSocket frame (e.g. 64KiB)")
+        .env("HUBBUB_MAX_FRAME").argParser(size).default(DEFAULTS.maxFrameBytes, "64KiB"),
+    )
+    .addOption(
+      new Option("--allow-origin <origin>", "also accept WebSockets from this origin (repeatable; * for any)")
+        .env("HUBBUB_ALLOW_ORIGIN").argParser(origins).default([], "same origin only"),
     )
     .addOption(
       new Option("--max-queue <size>", "outbound bytes queued per connection before a slow reader is dropped")
@@ -156,6 +171,8 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       loginTimeoutMs: o.loginTimeout,
       maxLineBytes: o.maxLine,
       maxQueueBytes: o.maxQueue,
+      maxFrameBytes: o.maxFrame,
+      allowOrigins: o.allowOrigin,
       presenceIntervalMs: o.presenceInterval,
       logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),
       logLevel: o.logLevel,
@@ -172,6 +189,18 @@ export function hostPort(value: string): HostPort | null {
     throw new InvalidArgumentError("Expected HOST:PORT (e.g. 0.0.0.0:4000), :PORT or 'off'.");
   }
   return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
+}
+
+/** Collects `--allow-origin` values; the environment variable may hold several, comma-separated. */
+function origins(value: string, previous: readonly string[]): string[] {
+  try {
+    return [
+      ...previous,
+      ...value.split(",").filter((v) => v.trim() !== "").map((v) => checkAllowedOrigin(v.trim())),
+    ];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -12,6 +12,7 @@ import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
+import { type HttpDoor, serveHttp } from "./http/server.ts";
 
 const log = getLogger(["hubbub", "server"]);
 
@@ -32,6 +33,8 @@ export interface Server {
   readonly hub: Hub;
   /** Bound TCP address, or `null` when the TCP door is off. */
   readonly tcp: Deno.NetAddr | null;
+  /** Bound HTTP address, or `null` when the HTTP door is off. */
+  readonly http: Deno.NetAddr | null;
   /** Resolves once everything has stopped. */
   readonly finished: Promise<void>;
   /** Stops the server gracefully; resolves when it has stopped. */
@@ -46,6 +49,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   const hub = new Hub({ store, presenceIntervalMs: config.presenceIntervalMs });
 
   let tcp: TcpDoor | null = null;
+  let http: HttpDoor | null = null;
   try {
     tcp = config.tcp &&
       serveTcp({
@@ -56,6 +60,17 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
         loginTimeoutMs: config.loginTimeoutMs,
+        signal: controller.signal,
+      });
+    http = config.http &&
+      serveHttp({
+        hub,
+        hostname: config.http.hostname,
+        port: config.http.port,
+        maxFrameBytes: config.maxFrameBytes,
+        maxQueueBytes: config.maxQueueBytes,
+        idleTimeoutMs: config.idleTimeoutMs,
+        allowOrigins: config.allowOrigins,
         signal: controller.signal,
       });
   } catch (error) {
@@ -70,7 +85,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     });
     log.info("shutting down", { connections: hub.connections });
     hub.shutdown();
-    const doors = [tcp?.finished].filter((p) => p !== undefined);
+    const doors = [tcp?.finished, http?.finished].filter((p) => p !== undefined);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
       Promise.allSettled(doors).then(() => true),
@@ -85,6 +100,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   return {
     hub,
     tcp: tcp?.addr ?? null,
+    http: http?.addr ?? null,
     finished,
     shutdown() {
       controller.abort();

@@ -107,7 +107,8 @@ export class LineClient implements AsyncDisposable {
       return undefined;
     }, ms);
     if (found === undefined) {
-      throw new Error(`Timed out waiting for ${String(want)}; got ${JSON.stringify(this.lines.slice(-10))}`);
+      const last = this.lines.slice(-10).map((l) => l.length > 200 ? l.slice(0, 200) + "…" : l);
+      throw new Error(`Timed out waiting for ${String(want)}; got ${JSON.stringify(last)}`);
     }
     return found;
   }
@@ -253,4 +254,116 @@ export class Child implements AsyncDisposable {
     }
     await this.status();
   }
+}
+
+/** A WebSocket test client that records every frame and waits for the ones a test expects. */
+export class WsClient implements AsyncDisposable {
+  readonly socket: WebSocket;
+  /** Every text frame received so far, in order. */
+  readonly frames: string[] = [];
+  /** Set once the socket has closed. */
+  closeEvent: CloseEvent | null = null;
+  readonly opened: Promise<void>;
+  readonly closedPromise: Promise<CloseEvent>;
+  #seen = 0;
+  #waiters = new Set<() => void>();
+
+  /** Opens a socket; `await client.opened` before sending. */
+  constructor(url: string | URL, protocols?: string[]) {
+    this.socket = new WebSocket(url, protocols);
+    this.socket.binaryType = "arraybuffer";
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.addEventListener("open", () => resolve(), { once: true });
+      this.socket.addEventListener("error", () => reject(new Error(`Cannot open ${url}`)), { once: true });
+    });
+    this.opened.catch(() => {});
+    this.socket.addEventListener("message", (event) => {
+      this.frames.push(typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data));
+      for (const wake of this.#waiters) wake();
+    });
+    this.closedPromise = new Promise((resolve) => {
+      this.socket.addEventListener("close", (event) => {
+        this.closeEvent = event;
+        for (const wake of this.#waiters) wake();
+        resolve(event);
+      });
+    });
+  }
+
+  /** Opens a socket to `path` on a server's HTTP door and waits until it is open. */
+  static async open(addr: Deno.NetAddr, path: string): Promise<WsClient> {
+    const client = new WsClient(`ws://${addr.hostname}:${addr.port}${path}`);
+    await client.opened;
+    return client;
+  }
+
+  /** Sends a frame; objects are sent as JSON. */
+  send(data: unknown): void {
+    this.socket.send(typeof data === "string" || data instanceof Uint8Array ? data : JSON.stringify(data));
+  }
+
+  /** Waits for the next frame (after those consumed) that matches; frames before it are consumed. */
+  async expect(want: string | ((frame: string) => boolean), ms = WAIT_MS): Promise<string> {
+    const test = typeof want === "string" ? (f: string) => f === want : want;
+    const found = await new Promise<string | undefined>((resolve) => {
+      const check = () => {
+        while (this.#seen < this.frames.length) {
+          const frame = this.frames[this.#seen++]!;
+          if (test(frame)) return finish(frame);
+        }
+        if (this.closeEvent) finish(undefined);
+      };
+      const finish = (value: string | undefined) => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve(value);
+      };
+      const timer = setTimeout(() => finish(undefined), ms);
+      this.#waiters.add(check);
+      check();
+    });
+    if (found === undefined) {
+      const last = this.frames.slice(-6).map((f) => f.length > 200 ? f.slice(0, 200) + "…" : f);
+      throw new Error(`Timed out waiting for ${String(want)}; last frames ${JSON.stringify(last)}`);
+    }
+    return found;
+  }
+
+  /** Waits for the next JSON frame whose fields include every field of `fields` (deep, partial). */
+  async expectJson(fields: Record<string, unknown>, ms = WAIT_MS): Promise<Record<string, unknown>> {
+    const frame = await this.expect((f) => {
+      try {
+        return matches(JSON.parse(f), fields);
+      } catch {
+        return false;
+      }
+    }, ms);
+    return JSON.parse(frame);
+  }
+
+  /** Frames received and not yet consumed. */
+  unread(): string[] {
+    return this.frames.slice(this.#seen);
+  }
+
+  /** Closes and waits for the close event. */
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CONNECTING) await this.opened.catch(() => {});
+    if (this.socket.readyState < WebSocket.CLOSING) this.socket.close();
+    if (this.socket.readyState !== WebSocket.CLOSED || !this.closeEvent) await this.closedPromise;
+  }
+
+  /** `await using` support. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Whether `value` contains every field of `want` (objects compared partially, arrays and scalars exactly). */
+export function matches(value: unknown, want: unknown): boolean {
+  if (want !== null && typeof want === "object" && !Array.isArray(want)) {
+    if (value === null || typeof value !== "object") return false;
+    return Object.entries(want).every(([k, v]) => matches((value as Record<string, unknown>)[k], v));
+  }
+  return JSON.stringify(value) === JSON.stringify(want);
 }

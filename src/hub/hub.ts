@@ -152,7 +152,7 @@ export class Hub {
   login(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
     if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
     const why = checkName(wanted);
-    if (why) return fail("invalid-username", `'${wanted}' is not a valid name: ${why}`);
+    if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
     const token = options.token || null;
     let name = wanted;
     for (let n = 2; !this.#canTake(name, token); n++) {
@@ -177,6 +177,26 @@ export class Hub {
     // A connection may sit in rooms before it has a name (GoBanter's lobby); it now appears in them.
     for (const room of client.rooms.values()) this.#addName(room, client);
     return ok(member.name);
+  }
+
+  /**
+   * Changes a connection's name (GoBanter's page sends `username` whenever its name field changes). Rooms
+   * see the old name leave and the new one join. A nameless connection simply logs in.
+   */
+  rename(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
+    if (client.name === null) return this.login(client, wanted, options);
+    if (wanted === client.name) return ok(client.name);
+    const why = checkName(wanted);
+    if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
+    const token = options.token ?? this.#members.get(client.key!)?.token ?? null;
+    // Changing only the case keeps the key: still this member's name.
+    if (nameKey(wanted) !== client.key && !this.#canTake(wanted, token)) {
+      return fail("username-taken", `Name '${wanted}' is taken`);
+    }
+    for (const room of client.rooms.values()) this.#removeName(room, client, "left");
+    this.#release(client);
+    client.name = null;
+    return this.login(client, wanted, { ...options, token });
   }
 
   /** Whether a name is free for a connection holding `token`. */
@@ -250,39 +270,45 @@ export class Hub {
     client.rooms.delete(room.key);
     client.typedAt.delete(room.key);
     if (client.current === room) client.current = [...client.rooms.values()].at(-1) ?? null;
-    if (client.key !== null) {
-      const entry = room.names.get(client.key);
-      if (entry && --entry.count === 0) {
-        room.names.delete(client.key);
-        log.info("leave {room}", { room: room.name, name: client.name, conn: client.session.id, reason });
-        const event: ChatEvent = {
-          kind: "leave",
-          room: room.name,
-          name: entry.name,
-          conn: client.session.id,
-          reason,
-        };
-        this.#fanout(room.clients, event, client);
-        // The leaver hears its own leave only where the dialect echoes it.
-        if (reason === "left") this.#fanout([client], event, client);
-        this.#listChanged(room);
-      }
-    }
+    this.#removeName(room, client, reason);
     if (room.clients.size === 0) {
       clearTimeout(room.listTimer);
       this.#rooms.delete(room.key);
     }
   }
 
+  #removeName(room: Room, client: Client, reason: LeaveReason): void {
+    if (client.key === null) return;
+    const entry = room.names.get(client.key);
+    if (!entry || --entry.count > 0) return;
+    room.names.delete(client.key);
+    log.info("leave {room}", { room: room.name, name: client.name, conn: client.session.id, reason });
+    const event: ChatEvent = {
+      kind: "leave",
+      room: room.name,
+      name: entry.name,
+      conn: client.session.id,
+      reason,
+    };
+    this.#fanout(room.clients, event, client);
+    // The leaver hears its own leave only where the dialect echoes it, and only when it is still connected.
+    if (reason === "left") this.#fanout([client], event, client);
+    this.#listChanged(room);
+  }
+
+  #release(client: Client): void {
+    if (client.key === null) return;
+    const member = this.#members.get(client.key);
+    member?.clients.delete(client);
+    if (member && member.clients.size === 0) this.#members.delete(client.key);
+    client.key = null;
+  }
+
   /** Ends a connection: it leaves every room and releases its name. Safe to call twice. */
   disconnect(client: Client): void {
     if (!this.#clients.delete(client)) return;
     for (const room of [...client.rooms.values()]) this.#leaveRoom(client, room, "disconnected");
-    if (client.key !== null) {
-      const member = this.#members.get(client.key);
-      member?.clients.delete(client);
-      if (member && member.clients.size === 0) this.#members.delete(client.key);
-    }
+    this.#release(client);
     log.info("disconnect", { name: client.name, conn: client.session.id });
   }
 

@@ -8,6 +8,9 @@
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
+import { oneLine } from "../render.ts";
+
+export { oneLine } from "../render.ts";
 
 /** A parsed line of the command dialect. */
 export type Command =
@@ -131,11 +134,6 @@ export const HELP_LINES: readonly string[] = [
 ];
 
 const encoder = new TextEncoder();
-
-/** Text from other doors may hold line breaks; in a line dialect they would forge lines. */
-export function oneLine(text: string): string {
-  return text.replace(/\r\n|[\r\n\u2028\u2029]/g, " ");
-}
 
 /** Encodes a line (adding `\n`) as bytes. */
 export function line(text: string): Uint8Array {

@@ -15,6 +15,7 @@ import { DEFAULT_ROOM, roomKey } from "../names.ts";
 import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
 import { concat, type Line, LineFramer } from "./lines.ts";
+import { SlowReaderGuard } from "../hub/backpressure.ts";
 import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
 
 const log = getLogger(["hubbub", "tcp"]);
@@ -108,6 +109,7 @@ export class TcpSession implements Session {
   #closing = false;
   #closed = false;
   #onClose: (reason: CloseReason) => void;
+  readonly #guard: SlowReaderGuard;
 
   /** Wraps a connection. `onClose` runs once, when the socket is closed. */
   constructor(
@@ -119,6 +121,11 @@ export class TcpSession implements Session {
     this.#conn = conn;
     this.#max = options.maxQueueBytes;
     this.#onClose = options.onClose;
+    this.#guard = new SlowReaderGuard({
+      max: options.maxQueueBytes,
+      queued: () => this.#queued,
+      trip: () => this.#shut("slow-reader"),
+    });
   }
 
   /** Bytes waiting to be written. */
@@ -132,11 +139,8 @@ export class TcpSession implements Session {
     const bytes = typeof frame === "string" ? line(frame) : frame;
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    if (this.#queued > this.#max) {
-      this.#shut("slow-reader");
-      return;
-    }
-    if (!this.#writing) this.#drain();
+    if (this.#queued > this.#max) this.#guard.poke();
+    if (!this.#writing && !this.#closed) this.#drain();
   }
 
   /** {@inheritDoc Session.pressure} */
@@ -184,6 +188,7 @@ export class TcpSession implements Session {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
+    this.#guard.dispose();
     this.#queue = [];
     this.#queued = 0;
     try {

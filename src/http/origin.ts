@@ -1,0 +1,42 @@
+/**
+ * The WebSocket Origin policy: same-origin and origin-less clients are welcome; other origins only when
+ * listed with `--allow-origin` (`*` for any, `null` for pages opened from disk).
+ *
+ * Origins are compared parsed (scheme, host, port; case-insensitive; a trailing `/` ignored), never as raw
+ * strings.
+ * @module
+ */
+
+/** Whether a WebSocket upgrade from `request` may proceed. */
+export function originAllowed(request: Request, allowed: readonly string[]): boolean {
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  if (allowed.includes("*")) return true;
+  if (origin.trim() === "null") return allowed.includes("null");
+  const parsed = parse(origin);
+  if (!parsed) return false;
+  const host = request.headers.get("host");
+  // Same origin: the page was served by this host. The Host header has no scheme; take the origin's.
+  if (host && parse(`${parsed.protocol}//${host}`)?.host === parsed.host) return true;
+  return allowed.some((entry) => parse(entry)?.origin === parsed.origin);
+}
+
+/** Checks an `--allow-origin` value: `*`, `null` or an origin URL. Throws `TypeError` otherwise. */
+export function checkAllowedOrigin(value: string): string {
+  if (value === "*" || value === "null") return value;
+  const parsed = parse(value);
+  if (!parsed || !/^(https?|wss?):$/.test(parsed.protocol)) {
+    throw new TypeError(
+      `Cannot use '${value}' as an origin: expected *, null or a URL like https://chat.example.com`,
+    );
+  }
+  return parsed.origin;
+}
+
+function parse(value: string): URL | null {
+  try {
+    return new URL(value.trim());
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * `/ws`: the GoBanter dialect, hubbub's native one, in its two shapes.
+ *
+ * The documented shape is `{"Action":...,"Payload":{...}}`; GoBanter's deployed page speaks flat lower-case
+ * frames. The shape of a client's first frame decides the shape of every frame it receives; until then it
+ * receives only the greeting. See PROTOCOL.md for every action.
+ * @module
+ */
+
+import type { ChatEvent, ChatMessage, Codec, Frame } from "../model.ts";
+import { DEFAULT_ROOM } from "../names.ts";
+import type { Dialect, WsConnection } from "./upgrade.ts";
+import { settle } from "./upgrade.ts";
+
+/** Payload of a documented `broadcast` frame (also each entry of a `history` frame). */
+export interface BroadcastPayload {
+  /** The text. */
+  readonly Message: string;
+  /** Sender. */
+  readonly Username: string;
+  /** Sender's connection id. */
+  readonly Conn: string;
+  /** Server time, RFC 3339. */
+  readonly Time: string;
+  /** Room. */
+  readonly Room: string;
+  /** Room-scoped id. */
+  readonly Id: number;
+}
+
+/** A documented-shape frame. */
+export interface DocumentedFrame {
+  /** What happened or what is asked. */
+  readonly Action: string;
+  /** Its fields. */
+  readonly Payload: Record<string, unknown>;
+}
+
+/** Most history entries one `history` request returns. */
+export const MAX_HISTORY = 500;
+
+function documented(Action: string, Payload: Record<string, unknown>): string {
+  return JSON.stringify({ Action, Payload });
+}
+
+/** The documented payload of a stored room message. */
+export function broadcastPayload(m: ChatMessage): BroadcastPayload {
+  return {
+    Message: m.text,
+    Username: m.from,
+    Conn: m.conn,
+    Time: new Date(m.time).toISOString(),
+    Room: m.room,
+    Id: m.id,
+  };
+}
+
+/** Before the first client frame: nothing but the greeting reaches the client. */
+export const pendingCodec: Codec = {
+  name: "gobanter",
+  echo: new Set(),
+  encode: () => null,
+};
+
+/** The documented `{"Action","Payload"}` shape. */
+export const documentedCodec: Codec = {
+  name: "gobanter",
+  echo: new Set(["message", "dm", "join", "leave"]),
+  encode(event: ChatEvent): Frame | null {
+    switch (event.kind) {
+      case "message":
+        return documented("broadcast", { ...broadcastPayload(event.message) });
+      case "dm": {
+        const m = event.message;
+        return documented("private", {
+          Message: m.text,
+          Username: m.from,
+          To: m.to,
+          Conn: m.conn,
+          Time: new Date(m.time).toISOString(),
+          Id: m.id,
+        });
+      }
+      case "join":
+        return documented("connected", { Username: event.name, Conn: event.conn, Room: event.room });
+      case "leave":
+        return documented("left", {
+          Username: event.name,
+          Conn: event.conn,
+          Room: event.room,
+          Reason: event.reason,
+        });
+      case "users":
+        return documented("userlist", { Room: event.room, Users: event.users.map((u) => u.name) });
+      case "typing":
+        return documented("typing", { Username: event.name, Room: event.room });
+      case "notice":
+        return documented("notice", { Code: event.code, Message: event.text });
+      case "shutdown":
+        return documented("shutdown", { Message: "server shutting down" });
+    }
+  },
+};
+
+/** The server's local `HH:MM`, as GoBanter's page shows it. */
+function clock(time: number): string {
+  const d = new Date(time);
+  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+}
+
+interface LegacyFields {
+  readonly message?: string;
+  readonly message_type?: "" | "private" | "error";
+  readonly connected_users?: readonly string[];
+  readonly from?: string;
+  readonly to?: string;
+  readonly time?: number;
+  readonly username?: string;
+  readonly room?: string;
+}
+
+/** A legacy frame: always every key GoBanter's page reads, with empty values where they do not apply. */
+function legacy(action: string, f: LegacyFields): string {
+  return JSON.stringify({
+    action,
+    message: f.message ?? "",
+    message_type: f.message_type ?? "",
+    connected_users: f.connected_users ?? [],
+    from: f.from ?? "",
+    to: f.to ?? "",
+    timestamp: clock(f.time ?? Date.now()),
+    username: f.username ?? f.from ?? "",
+    room: f.room ?? "",
+  });
+}
+
+/** A legacy `error` frame, the one frame GoBanter's page shows for a refusal. */
+export function legacyError(message: string): string {
+  return legacy("error", { message, message_type: "error" });
+}
+
+/** GoBanter's flat lower-case shape. Presence reaches it only as `list_users`. */
+export const legacyCodec: Codec = {
+  name: "gobanter-legacy",
+  echo: new Set(["message", "dm"]),
+  encode(event: ChatEvent): Frame | null {
+    switch (event.kind) {
+      case "message": {
+        const m = event.message;
+        return legacy("broadcast", { message: m.text, from: m.from, time: m.time, room: m.room });
+      }
+      case "dm": {
+        const m = event.message;
+        return legacy("private", {
+          message: m.text,
+          message_type: "private",
+          from: m.from,
+          to: m.to,
+          time: m.time,
+        });
+      }
+      case "users":
+        return legacy("list_users", { connected_users: event.users.map((u) => u.name), room: event.room });
+      case "typing":
+        return legacy("typing", { from: event.name, room: event.room });
+      case "notice":
+        return legacy("broadcast", { message: event.text, from: "server" });
+      case "shutdown":
+        return legacyError("server shutting down");
+      default:
+        return null;
+    }
+  },
+};
+
+/** Documented error codes for the `error` action. */
+const CODES: Record<string, string> = {
+  "username-taken": "name-taken",
+  "invalid-username": "invalid-name",
+  "not-logged-in": "name-required",
+};
+
+function sendError(connection: WsConnection, code: string, message: string): void {
+  const { session } = connection;
+  const documentedCode = CODES[code] ?? code;
+  session.send(
+    session.codec === legacyCodec
+      ? legacyError(message)
+      : documented("error", { Code: documentedCode, Message: message }),
+  );
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function id(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+/** The `/ws` dialect. */
+export const gobanter: Dialect & { readonly codec: Codec } = {
+  codec: pendingCodec,
+
+  open(connection) {
+    const { hub, client, session } = connection;
+    hub.join(client, DEFAULT_ROOM);
+    session.send(documented("connected", { Conn: session.id, Time: new Date().toISOString() }));
+  },
+
+  text(connection, data) {
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data);
+    } catch {
+      return sendError(connection, "bad-json", "Cannot parse frame: not JSON");
+    }
+    if (typeof frame !== "object" || frame === null || Array.isArray(frame)) {
+      return sendError(
+        connection,
+        "bad-frame",
+        "Cannot read frame: expected an object with Action or action",
+      );
+    }
+    const object = frame as Record<string, unknown>;
+    const { session, hub, client } = connection;
+    if (typeof object.Action === "string") {
+      if (session.codec === pendingCodec) session.codec = documentedCodec;
+      const payload = object.Payload ?? {};
+      if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+        return sendError(connection, "bad-frame", "Cannot read frame: Payload must be an object");
+      }
+      return documentedAction(connection, object.Action, payload as Record<string, unknown>);
+    }
+    if (typeof object.action === "string") {
+      if (session.codec === pendingCodec) {
+        session.codec = legacyCodec;
+        // The legacy page expects the room's list once it is talking.
+        if (client.room !== null) hub.sendUsers(client, client.room);
+      }
+      return legacyAction(connection, object.action, object);
+    }
+    sendError(connection, "bad-frame", "Cannot read frame: expected an object with Action or action");
+  },
+
+  binary(connection) {
+    sendError(connection, "bad-frame", "Binary frames are not supported: send JSON text frames");
+  },
+
+  tooLarge(connection) {
+    sendError(connection, "too-large", "Frame too large");
+  },
+};
+
+function documentedAction(connection: WsConnection, action: string, p: Record<string, unknown>): void {
+  const { hub, client } = connection;
+  const fail = (code: string, message: string) => sendError(connection, code, message);
+  const room = str(p.Room);
+  if (p.Room !== undefined && room === undefined) return fail("bad-frame", "Payload.Room must be a string");
+  switch (action) {
+    case "username": {
+      const name = str(p.Username);
+      if (name === undefined) return fail("bad-frame", "Payload.Username must be a string");
+      const result = hub.rename(client, name.trim(), { token: str(p.Session) ?? null });
+      if (!result.ok) return fail(result.code, result.detail);
+      if (client.room !== null) hub.sendUsers(client, client.room);
+      return;
+    }
+    case "broadcast": {
+      const text = str(p.Message);
+      if (text === undefined) return fail("bad-frame", "Payload.Message must be a string");
+      return settle(hub.say(client, text, room === undefined ? {} : { room }), fail);
+    }
+    case "private": {
+      const to = str(p.To);
+      const text = str(p.Message);
+      if (to === undefined || text === undefined) {
+        return fail("bad-frame", "Payload.To and Payload.Message must be strings");
+      }
+      return settle(hub.dm(client, to, text), fail);
+    }
+    case "join": {
+      if (room === undefined) return fail("bad-frame", "Payload.Room is required");
+      const result = hub.join(client, room);
+      if (!result.ok) return fail(result.code, result.detail);
+      return hub.sendUsers(client, result.value);
+    }
+    case "leave": {
+      const result = hub.leave(client, room);
+      if (!result.ok) return fail(result.code, result.detail);
+      return;
+    }
+    case "userlist":
+      return hub.sendUsers(client, room ?? client.room ?? DEFAULT_ROOM);
+    case "history": {
+      const target = room ?? client.room ?? DEFAULT_ROOM;
+      const limit = Math.min(id(p.Limit) ?? 50, MAX_HISTORY);
+      const after = id(p.After);
+      const before = id(p.Before);
+      hub.history(target, {
+        limit,
+        ...(after === undefined ? {} : { after }),
+        ...(before === undefined ? {} : { before }),
+      })
+        .then((range) =>
+          connection.session.send(documented("history", {
+            Room: target,
+            Messages: range.messages.map(broadcastPayload),
+            Complete: range.complete,
+          }))
+        )
+        .catch(() => fail("unavailable", "History is unavailable right now"));
+      return;
+    }
+    case "typing":
+      return hub.typing(client, room);
+    case "left":
+      for (const name of client.roomNames) hub.leave(client, name);
+      return;
+    default:
+      // Unknown actions are ignored, as GoBanter does: newer clients may speak to older servers.
+      return;
+  }
+}
+
+function legacyAction(connection: WsConnection, action: string, f: Record<string, unknown>): void {
+  const { hub, client } = connection;
+  const fail = (_code: string, message: string) => connection.session.send(legacyError(message));
+  const username = str(f.username)?.trim();
+  // A page that reconnected after a restart never re-sends `username`; its frames' field claims the name.
+  const claim = (): boolean => {
+    if (client.name !== null) return true;
+    if (username === undefined || username === "") {
+      fail("not-logged-in", "Choose a name first");
+      return false;
+    }
+    const result = hub.login(client, username);
+    if (!result.ok) {
+      fail(result.code, nameRefusal(username, result.code, result.detail));
+      return false;
+    }
+    return true;
+  };
+  switch (action) {
+    case "username": {
+      if (username === undefined) return fail("bad-frame", "A username frame needs a username");
+      const result = hub.rename(client, username);
+      if (!result.ok) return fail(result.code, nameRefusal(username, result.code, result.detail));
+      return;
+    }
+    case "broadcast": {
+      const text = str(f.message);
+      if (text === undefined) return fail("bad-frame", "A broadcast frame needs a message");
+      if (!claim()) return;
+      return settle(hub.say(client, text), fail);
+    }
+    case "private": {
+      const to = str(f.to);
+      const text = str(f.message);
+      if (to === undefined || text === undefined) {
+        return fail("bad-frame", "A private frame needs to and message");
+      }
+      if (!claim()) return;
+      return settle(hub.dm(client, to, text), fail);
+    }
+    case "typing":
+      if (client.name !== null) hub.typing(client);
+      return;
+    case "list_users":
+      return hub.sendUsers(client, client.room ?? DEFAULT_ROOM);
+    case "left":
+      for (const name of client.roomNames) hub.leave(client, name);
+      return;
+    default:
+      return;
+  }
+}
+
+function nameRefusal(name: string, code: string, detail: string): string {
+  if (code === "username-taken") return `Name '${name}' is taken`;
+  return detail;
+}

@@ -1,0 +1,217 @@
+/**
+ * `/joinRoom`: the goChat dialect. Every frame is `{"DataType":...,"Data":...}`; message text travels as
+ * base64 in `Contents`; join/leave and notices are messages of their own `Type`; every 30 s a `SYS`
+ * "System ping" keeps goChat's client content.
+ * @module
+ */
+
+import type { ChatEvent, Codec, Frame, Session } from "../model.ts";
+import { checkName, checkRoom } from "../names.ts";
+import type { Dialect, WsConnection } from "./upgrade.ts";
+import { settle } from "./upgrade.ts";
+
+/** How often goChat clients get their `System ping`. */
+export const PING_MS = 30_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Base64 of the UTF-8 bytes of `text`. */
+export function toBase64(text: string): string {
+  const bytes = encoder.encode(text);
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Text from base64 of UTF-8; `null` when either layer is invalid. */
+export function fromBase64(data: string): string | null {
+  try {
+    const binary = atob(data);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+type MessageType = "USER" | "JOIN_LEAVE" | "SYS";
+
+function message(
+  type: MessageType,
+  contents: string,
+  sender = "",
+  sessionId: string | null = null,
+  time = Date.now(),
+): string {
+  return JSON.stringify({
+    DataType: "message",
+    Data: {
+      Type: type,
+      SessionID: sessionId,
+      SenderName: sender,
+      DateTime: new Date(time).toISOString(),
+      Contents: toBase64(contents),
+    },
+  });
+}
+
+/** A `SYS` message frame, for notices and errors. */
+export function sysFrame(text: string): string {
+  return message("SYS", text);
+}
+
+/** Renders hub events as goChat frames. */
+export const gochatCodec: Codec = {
+  name: "gochat",
+  echo: new Set(["message", "join"]),
+  encode(event: ChatEvent): Frame | null {
+    switch (event.kind) {
+      case "message": {
+        const m = event.message;
+        return message("USER", m.text, m.from, m.tag ?? null, m.time);
+      }
+      case "dm":
+        return sysFrame(`[DM] ${event.message.from}: ${event.message.text}`);
+      case "join":
+        return message("JOIN_LEAVE", `${event.name} has joined the room!`);
+      case "leave":
+        return message("JOIN_LEAVE", `${event.name} has left the room!`);
+      case "users":
+        return JSON.stringify({
+          DataType: "userList",
+          Data: { Users: event.users.map((u) => [u.name, u.tag ?? ""]) },
+        });
+      case "notice":
+        return sysFrame(event.text);
+      case "shutdown":
+        return sysFrame("server shutting down");
+      default:
+        return null;
+    }
+  },
+};
+
+/** What `/joinRoom` needs from its query string. */
+export interface GoChatQuery {
+  /** Room to join. */
+  readonly room: string;
+  /** Wanted name. */
+  readonly name: string;
+  /** goChat's session id (a 128-character 0/1 string), if given. */
+  readonly sessionId: string | null;
+}
+
+/** Reads and checks the query; a string is the one-line reason for HTTP 400. */
+export function parseQuery(url: URL): GoChatQuery | string {
+  const room = url.searchParams.get("room_code")?.trim() ?? "";
+  const name = url.searchParams.get("user_name")?.trim() ?? "";
+  if (room === "") return "missing room_code";
+  if (name === "") return "missing user_name";
+  const roomWhy = checkRoom(room);
+  if (roomWhy) return `invalid room_code: ${roomWhy}`;
+  const nameWhy = checkName(name);
+  if (nameWhy) return `invalid user_name: ${nameWhy}`;
+  const sessionId = url.searchParams.get("session_id")?.trim() || null;
+  return { room, name, sessionId };
+}
+
+/** Sends goChat's `System ping` to every goChat connection of one server, encoded once per tick. */
+export class GoChatPinger {
+  readonly #sessions = new Set<Session>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #every: number;
+
+  /** Creates a stopped pinger. */
+  constructor(everyMs: number = PING_MS) {
+    this.#every = everyMs;
+  }
+
+  /** Starts pinging a session (and the timer, with the first one). */
+  add(session: Session): void {
+    this.#sessions.add(session);
+    this.#timer ??= setInterval(() => {
+      const frame = sysFrame("System ping");
+      for (const s of this.#sessions) s.send(frame);
+    }, this.#every);
+  }
+
+  /** Stops pinging a session (and the timer, with the last one). */
+  delete(session: Session): void {
+    this.#sessions.delete(session);
+    if (this.#sessions.size === 0) this.stop();
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** The goChat dialect for one connection, from its checked query. */
+export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { readonly codec: Codec } {
+  return {
+    codec: gochatCodec,
+    close({ session }) {
+      pinger.delete(session);
+    },
+    open({ hub, client }) {
+      pinger.add(client.session);
+      // goChat cannot show an error: a taken name becomes a free variant, with a notice.
+      const login = hub.login(client, query.name, {
+        variant: true,
+        token: query.sessionId,
+        tag: query.sessionId,
+      });
+      if (!login.ok) {
+        client.session.send(sysFrame(login.detail));
+        client.session.close("protocol");
+        return;
+      }
+      hub.join(client, query.room);
+      if (login.value !== query.name) {
+        hub.notify(client, "renamed", `your name is ${login.value} (${query.name} is taken)`);
+      }
+    },
+    text(connection, data) {
+      const refuse = (why: string) => connection.session.send(sysFrame(`error: ${why}`));
+      let frame: unknown;
+      try {
+        frame = JSON.parse(data);
+      } catch {
+        return refuse("frame is not JSON");
+      }
+      const f = frame as { DataType?: unknown; Data?: Record<string, unknown> } | null;
+      if (
+        !f || typeof f !== "object" || f.DataType !== "message" || typeof f.Data !== "object" ||
+        f.Data === null
+      ) {
+        return refuse('expected {"DataType":"message","Data":{...}}');
+      }
+      const contents = typeof f.Data.Contents === "string" ? fromBase64(f.Data.Contents) : null;
+      if (contents === null) return refuse("Contents must be base64 of UTF-8 text");
+      const tag = typeof f.Data.SessionID === "string" ? f.Data.SessionID : undefined;
+      send(connection, contents, tag, refuse);
+    },
+    binary(connection) {
+      connection.session.send(sysFrame("error: binary frames are not supported"));
+    },
+    tooLarge(connection) {
+      connection.session.send(sysFrame("error: frame too large"));
+    },
+  };
+}
+
+function send(
+  connection: WsConnection,
+  text: string,
+  tag: string | undefined,
+  refuse: (why: string) => void,
+): void {
+  const { hub, client } = connection;
+  settle(hub.say(client, text, tag === undefined ? {} : { tag }), (_code, detail) => refuse(detail));
+}

@@ -1,0 +1,71 @@
+/**
+ * `/mychat`: the MaChat WebSocket dialect. The first frame is the `{"name","room"}` handshake; then each
+ * text or binary frame holds one or more `\n`-separated message lines; everyone in the room, the sender
+ * included, receives `<name>:<text>\n` text frames.
+ * @module
+ */
+
+import type { ChatEvent, Codec, Frame } from "../model.ts";
+import { BAD_HANDSHAKE, machatLine, parseHandshake } from "../render.ts";
+import type { Dialect, WsConnection } from "./upgrade.ts";
+import { settle } from "./upgrade.ts";
+
+/** Renders hub events as MaChat text frames (a line each, with its `\n`). */
+export const machatWsCodec: Codec = {
+  name: "machat-ws",
+  echo: new Set(["message"]),
+  encode(event: ChatEvent): Frame | null {
+    const text = machatLine(event);
+    return text === null ? null : text + "\n";
+  },
+};
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function lines(connection: WsConnection, data: string): void {
+  const { hub, client, session } = connection;
+  if (client.name === null) return handshake(connection, data);
+  // MaChat's client ends every frame with "\n"; a frame of several lines is several messages.
+  for (const raw of data.replace(/\r?\n$/, "").split("\n")) {
+    const text = raw.replace(/\r$/, "");
+    if (text.trim() === "") continue;
+    settle(hub.say(client, text), (code) => session.send(`ERR ${code}\n`));
+  }
+}
+
+function handshake(connection: WsConnection, data: string): void {
+  const { hub, client, session } = connection;
+  const wanted = parseHandshake(data);
+  const login = wanted && hub.login(client, wanted.name, { variant: true });
+  const joined = wanted && login?.ok && hub.join(client, wanted.room);
+  if (!wanted || !login?.ok || !joined || !joined.ok) {
+    session.send(BAD_HANDSHAKE + "\n");
+    session.close("protocol");
+    return;
+  }
+  if (login.value !== wanted.name) {
+    hub.notify(client, "renamed", `your name is ${login.value} (${wanted.name} is taken)`);
+  }
+}
+
+/** The `/mychat` dialect. */
+export const machatWs: Dialect & { readonly codec: Codec } = {
+  codec: machatWsCodec,
+  open() {
+    // MaChat expects no greeting: the client speaks first.
+  },
+  text: lines,
+  binary(connection, data) {
+    let text: string;
+    try {
+      text = decoder.decode(data);
+    } catch {
+      connection.session.send("ERR invalid-utf8\n");
+      return;
+    }
+    lines(connection, text);
+  },
+  tooLarge(connection) {
+    connection.session.send("ERR frame-too-large\n");
+  },
+};

@@ -1,0 +1,117 @@
+/**
+ * What every WebSocket dialect shares: the upgrade, the session, frame-size and binary-frame rules, the
+ * heartbeat, and handing the connection back to the hub when it closes.
+ *
+ * A dialect supplies a {@linkcode Dialect}: its starting codec and what to do with a text or binary frame.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { Client, Hub } from "../hub/hub.ts";
+import { tooLarge, WsSession } from "./session.ts";
+
+const log = getLogger(["hubbub", "ws"]);
+
+/** Settings every WebSocket dialect needs. */
+export interface WsContext {
+  /** The hub. */
+  readonly hub: Hub;
+  /** Largest frame accepted, in bytes. */
+  readonly maxFrameBytes: number;
+  /** Unread bytes tolerated per connection before it is dropped. */
+  readonly maxQueueBytes: number;
+  /** Heartbeat: a peer that answers no ping for this long is closed (milliseconds). */
+  readonly idleTimeoutMs: number;
+}
+
+/** One open WebSocket connection as a dialect sees it. */
+export interface WsConnection {
+  /** The hub. */
+  readonly hub: Hub;
+  /** The hub's handle for this connection. */
+  readonly client: Client;
+  /** The outbound side. */
+  readonly session: WsSession;
+}
+
+/** A WebSocket dialect: how it starts and what it does with frames. */
+export interface Dialect {
+  /** Called once the socket is open. */
+  open(connection: WsConnection): void;
+  /** A text frame within the size limit. */
+  text(connection: WsConnection, data: string): void;
+  /** A binary frame within the size limit. */
+  binary(connection: WsConnection, data: Uint8Array): void;
+  /** Called before a too-large frame closes the connection (1009), to say so in the dialect. */
+  tooLarge(connection: WsConnection): void;
+  /** Called once the socket has closed and the hub has let the connection go. */
+  close?(connection: WsConnection): void;
+}
+
+/** Upgrades `request` and runs `dialect` on the socket. The caller has checked method, origin and query. */
+export function accept(
+  request: Request,
+  context: WsContext,
+  dialect: Dialect & { readonly codec: WsSession["codec"] },
+): Response {
+  // Deno pings and closes a peer that does not answer within idleTimeout: the WebSocket heartbeat.
+  const { socket, response } = Deno.upgradeWebSocket(request, {
+    idleTimeout: Math.max(1, Math.round(context.idleTimeoutMs / 1000)),
+  });
+  socket.binaryType = "arraybuffer";
+  let connection: WsConnection | null = null;
+  const session = new WsSession(socket, {
+    codec: dialect.codec,
+    maxQueueBytes: context.maxQueueBytes,
+    onClose: () => {
+      if (!connection) return;
+      const c = connection;
+      context.hub.disconnect(c.client);
+      if (dialect.close) guard(() => dialect.close!(c));
+      log.info("disconnect", { conn: session.id, reason: session.closeReason ?? "peer" });
+    },
+  });
+
+  socket.onopen = () => {
+    // Register with the hub only once open: an upgrade that never completes must not leave a member behind.
+    connection = { hub: context.hub, client: context.hub.connect(session), session };
+    log.info("connect", { conn: session.id, codec: dialect.codec.name });
+    guard(() => dialect.open(connection!));
+  };
+  socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    if (!connection) return;
+    const c = connection;
+    if (tooLarge(event.data, context.maxFrameBytes)) {
+      guard(() => dialect.tooLarge(c));
+      session.close("too-large");
+      return;
+    }
+    guard(() => {
+      if (typeof event.data === "string") dialect.text(c, event.data);
+      else dialect.binary(c, new Uint8Array(event.data));
+    });
+  };
+  socket.onerror = () => {
+    // A close event follows; nothing else to do.
+  };
+  return response;
+}
+
+// A bug in one dialect's handler must cost one frame, never the process.
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    log.error("frame handler failed: {error}", { error: String(error) });
+  }
+}
+
+/** Resolves a hub promise and reports a refusal through `onFail`; never rejects. */
+export function settle<T>(
+  pending: Promise<{ ok: true; value: T } | { ok: false; code: string; detail: string }>,
+  onFail: (code: string, detail: string) => void,
+): void {
+  pending.then((result) => {
+    if (!result.ok) onFail(result.code, result.detail);
+  }, (error) => log.error("hub call failed: {error}", { error: String(error) }));
+}
