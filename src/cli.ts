@@ -23,6 +23,9 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"
 /** One of {@linkcode LOG_LEVELS}. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/** Where history lives: in memory (gone at exit) or in a SQLite file. */
+export type StoreSpec = { readonly kind: "memory" } | { readonly kind: "sqlite"; readonly path: string };
+
 /** Everything hubbub needs to start; `main.ts` builds it from the command line, tests build it directly. */
 export interface Config {
   /** TCP line protocol listener; `null` disables it. */
@@ -43,6 +46,16 @@ export interface Config {
   readonly allowOrigins: readonly string[];
   /** Full user lists go to a room at most this often (milliseconds). */
   readonly presenceIntervalMs: number;
+  /** Where history lives. */
+  readonly store: StoreSpec;
+  /** `full`: fsync each batch before acknowledging; `normal`: survive a crash of hubbub, not of the OS. */
+  readonly storeSync: "full" | "normal";
+  /** Messages kept per room and per DM pair. */
+  readonly historyLimit: number;
+  /** Messages older than this are pruned (milliseconds); 0 keeps them regardless of age. */
+  readonly historyAgeMs: number;
+  /** Messages replayed to goChat and MaChat clients when they join; 0 turns it off. */
+  readonly historyOnJoin: number;
   /** `json` (one JSON object per line) or `pretty` (for people). */
   readonly logFormat: "json" | "pretty";
   /** Lowest level logged. */
@@ -63,6 +76,11 @@ export const DEFAULTS = {
   maxFrameBytes: 64 * 1024,
   allowOrigins: [],
   presenceIntervalMs: 250,
+  store: { kind: "sqlite", path: "./hubbub.db" },
+  storeSync: "full",
+  historyLimit: 1000,
+  historyAgeMs: 0,
+  historyOnJoin: 20,
   logFormat: "json",
   logLevel: "info",
 } as const satisfies Config;
@@ -124,6 +142,32 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
         .env("HUBBUB_PRESENCE_INTERVAL").argParser(duration).default(DEFAULTS.presenceIntervalMs, "250ms"),
     )
     .addOption(
+      new Option("--store <store>", "where history lives: sqlite:PATH or memory")
+        .env("HUBBUB_STORE").argParser(store).default(DEFAULTS.store, "sqlite:./hubbub.db"),
+    )
+    .addOption(
+      new Option(
+        "--store-sync <mode>",
+        "full: fsync before acknowledging; normal: survive crashes of hubbub only",
+      )
+        .env("HUBBUB_STORE_SYNC").choices(["full", "normal"]).default(DEFAULTS.storeSync),
+    )
+    .addOption(
+      new Option("--history-limit <n>", "messages kept per room and per DM pair")
+        .env("HUBBUB_HISTORY_LIMIT").argParser(integer).default(DEFAULTS.historyLimit),
+    )
+    .addOption(
+      new Option("--history-age <duration>", "also prune messages older than this (e.g. 30d), or 'off'")
+        .env("HUBBUB_HISTORY_AGE").argParser(age).default(DEFAULTS.historyAgeMs, "off"),
+    )
+    .addOption(
+      new Option(
+        "--history-on-join <n>",
+        "recent messages replayed to goChat and MaChat clients on join; 0 = off",
+      )
+        .env("HUBBUB_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.historyOnJoin),
+    )
+    .addOption(
       new Option("--log-format <format>", "log format (default: pretty on a terminal, json otherwise)")
         .env("HUBBUB_LOG_FORMAT").choices(["json", "pretty"]),
     )
@@ -165,8 +209,9 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
   const o = program.opts();
   return {
     config: {
-      tcp: o.tcp,
-      http: o.http,
+      // commander turns a parser's `null` into "": `off` arrives here as a falsy value.
+      tcp: o.tcp || null,
+      http: o.http || null,
       idleTimeoutMs: o.idleTimeout,
       loginTimeoutMs: o.loginTimeout,
       maxLineBytes: o.maxLine,
@@ -174,6 +219,11 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       maxFrameBytes: o.maxFrame,
       allowOrigins: o.allowOrigin,
       presenceIntervalMs: o.presenceInterval,
+      store: o.store,
+      storeSync: o.storeSync,
+      historyLimit: o.historyLimit,
+      historyAgeMs: o.historyAge,
+      historyOnJoin: o.historyOnJoin,
       logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),
       logLevel: o.logLevel,
     },
@@ -191,6 +241,30 @@ export function hostPort(value: string): HostPort | null {
   return { hostname: match[1] ?? (match[2] || "0.0.0.0"), port };
 }
 
+/** Parses `memory` or `sqlite:PATH` (a bare path also means SQLite). */
+export function store(value: string): StoreSpec {
+  const trimmed = value.trim();
+  if (trimmed === "memory") return { kind: "memory" };
+  const path = trimmed.startsWith("sqlite:") ? trimmed.slice("sqlite:".length) : trimmed;
+  if (path === "") {
+    throw new InvalidArgumentError("Expected sqlite:PATH (e.g. sqlite:./hubbub.db) or memory.");
+  }
+  return { kind: "sqlite", path };
+}
+
+/** Parses a non-negative integer. */
+export function integer(value: string): number {
+  if (!/^\d{1,9}$/.test(value.trim())) {
+    throw new InvalidArgumentError("Expected a whole number such as 0, 20 or 1000.");
+  }
+  return Number(value.trim());
+}
+
+/** Parses a retention age: a duration, or `off` / `0` for none. */
+function age(value: string): number {
+  return value.trim() === "off" || value.trim() === "0" ? 0 : duration(value);
+}
+
 /** Collects `--allow-origin` values; the environment variable may hold several, comma-separated. */
 function origins(value: string, previous: readonly string[]): string[] {
   try {
@@ -203,16 +277,16 @@ function origins(value: string, previous: readonly string[]): string[] {
   }
 }
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses a duration (`500ms`, `60s`, `5m`, `1h`; a bare number is seconds) into milliseconds. */
 export function duration(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(value.trim());
-  const ms = match ? Number(match[1]) * UNITS[(match[2] ?? "s").toLowerCase()]! : NaN;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
+  const ms = match ? Math.round(Number(match[1]) * UNITS[(match[2] ?? "s").toLowerCase()]!) : NaN;
   if (!Number.isFinite(ms) || ms <= 0) {
     throw new InvalidArgumentError("Expected a positive duration such as 500ms, 60s, 5m or 1h.");
   }
-  return Math.round(ms);
+  return ms;
 }
 
 const SIZES: Record<string, number> = {

@@ -14,8 +14,9 @@ export const MAX_ROOM = 64;
 /** The room every member starts in when its dialect has no rooms. */
 export const DEFAULT_ROOM = "lobby";
 
-const NAME_CHARS = /^[\p{L}\p{N}_.-]+$/u;
-const ROOM_CHARS = /^#?[\p{L}\p{N}_.-]+$/u;
+// Combining marks belong to letters: a decomposed "José" or Devanagari "राम" are names like any other.
+const NAME_CHARS = /^[\p{L}\p{M}\p{N}_.-]+$/u;
+const ROOM_CHARS = /^#?[\p{L}\p{M}\p{N}_.-]+$/u;
 
 /** Names nobody may take: they would read as the server speaking. */
 const RESERVED = new Set([

@@ -10,6 +10,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "./cli.ts";
 import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
+import { SqliteStore } from "./store/sqlite.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
 import { type HttpDoor, serveHttp } from "./http/server.ts";
@@ -41,12 +42,23 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
+/** Opens the store the config names. Throws when a SQLite file cannot be opened. */
+export function openStore(config: Config): Store {
+  const retention = { limit: config.historyLimit, maxAgeMs: config.historyAgeMs };
+  if (config.store.kind === "memory") return new MemoryStore({ retention });
+  return new SqliteStore({ path: config.store.path, retention, sync: config.storeSync });
+}
+
 /** Starts hubbub. */
 export function startServer(config: Config, options: ServerOptions = {}): Server {
   const controller = new AbortController();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
-  const store = options.store ?? new MemoryStore();
-  const hub = new Hub({ store, presenceIntervalMs: config.presenceIntervalMs });
+  const store = options.store ?? openStore(config);
+  const hub = new Hub({
+    store,
+    presenceIntervalMs: config.presenceIntervalMs,
+    replayOnJoin: config.historyOnJoin,
+  });
 
   let tcp: TcpDoor | null = null;
   let http: HttpDoor | null = null;
@@ -75,6 +87,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
       });
   } catch (error) {
     controller.abort();
+    void store.close();
     throw error;
   }
 

@@ -12,6 +12,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ...DEFAULTS,
     tcp: { hostname: "127.0.0.1", port: 0 },
     http: { hostname: "127.0.0.1", port: 0 },
+    store: { kind: "memory" },
     ...overrides,
   };
 }
@@ -232,10 +233,20 @@ export class Child implements AsyncDisposable {
   }
 
   /** The TCP address from the startup record. */
-  async tcpAddr(): Promise<Deno.NetAddr> {
+  tcpAddr(): Promise<Deno.NetAddr> {
+    return this.#addr("tcp");
+  }
+
+  /** The HTTP address from the startup record. */
+  httpAddr(): Promise<Deno.NetAddr> {
+    return this.#addr("http");
+  }
+
+  async #addr(door: "tcp" | "http"): Promise<Deno.NetAddr> {
     const up = await this.record("hubbub is up");
-    const [hostname, port] = String((up.properties as Record<string, unknown>).tcp).split(":");
-    return { transport: "tcp", hostname: hostname!, port: Number(port) };
+    const value = String((up.properties as Record<string, unknown>)[door]);
+    const colon = value.lastIndexOf(":");
+    return { transport: "tcp", hostname: value.slice(0, colon), port: Number(value.slice(colon + 1)) };
   }
 
   /** Waits for exit and for stderr to be read. */
@@ -299,7 +310,8 @@ export class WsClient implements AsyncDisposable {
 
   /** Sends a frame; objects are sent as JSON. */
   send(data: unknown): void {
-    this.socket.send(typeof data === "string" || data instanceof Uint8Array ? data : JSON.stringify(data));
+    if (data instanceof Uint8Array) this.socket.send(data.slice());
+    else this.socket.send(typeof data === "string" ? data : JSON.stringify(data));
   }
 
   /** Waits for the next frame (after those consumed) that matches; frames before it are consumed. */

@@ -5,9 +5,8 @@
  * @module
  */
 
-import type { Hub } from "../hub/hub.ts";
 import { checkRoom } from "../names.ts";
-import { gobanter } from "../ws/gobanter.ts";
+import { broadcastPayload, gobanter, MAX_HISTORY } from "../ws/gobanter.ts";
 import { gochat, GoChatPinger, parseQuery } from "../ws/gochat.ts";
 import { machatWs } from "../ws/machat.ts";
 import { accept, type Dialect, type WsContext } from "../ws/upgrade.ts";
@@ -81,6 +80,19 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       },
     }),
     route("/api/rooms", { GET: () => json({ rooms: hub.rooms() }) }),
+    route("/api/rooms/:room/messages", {
+      GET: async (request, { room }) => {
+        const name = decodeURIComponent(room ?? "");
+        if (checkRoom(name)) throw new HttpError(400, "invalid-room", `Not a valid room name: '${name}'`);
+        const url = new URL(request.url);
+        const limit = Math.min(count(url.searchParams.get("limit"), 50, "limit"), MAX_HISTORY);
+        const beforeText = url.searchParams.get("before");
+        const before = beforeText === null || beforeText === "" ? undefined : count(beforeText, 0, "before");
+        const range = await hub.history(name, { limit, ...(before === undefined ? {} : { before }) });
+        // Room messages only: DMs never leave their pair through the API.
+        return json({ room: name, messages: range.messages.map(broadcastPayload) });
+      },
+    }),
     route("/api/rooms/:room/members", {
       GET: (request, { room }) => {
         const name = decodeURIComponent(room ?? "");

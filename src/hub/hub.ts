@@ -33,6 +33,8 @@ export interface HubOptions {
   readonly presenceIntervalMs?: number;
   /** A member's typing is relayed at most this often per room (milliseconds). */
   readonly typingIntervalMs?: number;
+  /** Messages replayed to a member joining with `replay` (goChat, MaChat); 0 turns replay off. */
+  readonly replayOnJoin?: number;
 }
 
 /** Options of {@linkcode Hub.login}. */
@@ -43,6 +45,12 @@ export interface LoginOptions {
   readonly tag?: string | null;
   /** Take a free variant (`alice-2`) instead of refusing a taken name. */
   readonly variant?: boolean;
+}
+
+/** Options of {@linkcode Hub.join}. */
+export interface JoinOptions {
+  /** Replay the room's recent messages to the joiner (dialects with no history command of their own). */
+  readonly replay?: boolean;
 }
 
 /** Options of {@linkcode Hub.say}. */
@@ -92,6 +100,8 @@ export class Client {
   current: Room | null = null;
   /** @internal when this client last had a typing notice relayed, per room key. */
   readonly typedAt = new Map<string, number>();
+  /** @internal live messages held back per room key while history is being replayed to this client. */
+  held: Map<string, ChatEvent[]> | null = null;
 
   /** @internal */
   constructor(session: Session) {
@@ -127,6 +137,7 @@ export class Hub {
   #clients = new Set<Client>();
   #presenceIntervalMs: number;
   #typingIntervalMs: number;
+  #replayOnJoin: number;
   #closed = false;
 
   /** Creates a hub over a store. */
@@ -134,6 +145,7 @@ export class Hub {
     this.#store = options.store;
     this.#presenceIntervalMs = options.presenceIntervalMs ?? 250;
     this.#typingIntervalMs = options.typingIntervalMs ?? 3000;
+    this.#replayOnJoin = options.replayOnJoin ?? 20;
   }
 
   /** Registers a new connection. */
@@ -210,7 +222,7 @@ export class Hub {
   }
 
   /** Enters a room (created on first join) and makes it current. Joining a room one is in only makes it current. */
-  join(client: Client, roomName: string): Result<string> {
+  join(client: Client, roomName: string, options: JoinOptions = {}): Result<string> {
     const why = checkRoom(roomName);
     if (why) return fail("invalid-room", `'${roomName}' is not a valid room: ${why}`);
     const key = roomKey(roomName);
@@ -235,7 +247,37 @@ export class Hub {
     client.rooms.set(key, room);
     client.current = room;
     if (client.key !== null) this.#addName(room, client);
+    if (options.replay && this.#replayOnJoin > 0) this.#replay(client, room);
     return ok(room.name);
+  }
+
+  /**
+   * Sends a joiner the room's recent messages, oldest first. Live messages for that room are held back
+   * until the replay is out, then sent without the ones the replay already carried: no gap, no duplicate.
+   */
+  #replay(client: Client, room: Room): void {
+    const held: ChatEvent[] = [];
+    (client.held ??= new Map()).set(room.key, held);
+    const release = (messages: readonly ChatMessage[]) => {
+      if (client.held?.get(room.key) !== held) return;
+      client.held.delete(room.key);
+      if (client.held.size === 0) client.held = null;
+      let last = 0;
+      for (const message of messages) {
+        this.#fanout([client], { kind: "message", message }, null);
+        last = message.id;
+      }
+      for (const event of held) {
+        if (event.kind !== "message" || event.message.id > last) this.#fanout([client], event, null);
+      }
+    };
+    this.#store.range(room.name, { limit: this.#replayOnJoin }).then(
+      (range) => release(range.messages),
+      (error) => {
+        log.error("replay failed: {error}", { error: String(error), room: room.name });
+        release([]);
+      },
+    );
   }
 
   #addName(room: Room, client: Client): void {
@@ -269,6 +311,7 @@ export class Hub {
     room.clients.delete(client);
     client.rooms.delete(room.key);
     client.typedAt.delete(room.key);
+    client.held?.delete(room.key);
     if (client.current === room) client.current = [...client.rooms.values()].at(-1) ?? null;
     this.#removeName(room, client, reason);
     if (room.clients.size === 0) {
@@ -414,6 +457,15 @@ export class Hub {
     return this.#store.range(roomName, options);
   }
 
+  /** Reads the DM history between a logged-in member and another name: only one's own pairs. */
+  directHistory(client: Client, other: string, options: RangeOptions): Promise<Result<Range<DirectMessage>>> {
+    if (client.name === null) return Promise.resolve(fail("not-logged-in", "Log in first"));
+    return this.#store.rangeDirect(client.name, other, options).then(
+      ok,
+      () => fail("unavailable", "History is unavailable right now"),
+    );
+  }
+
   /** Tells one connection something in its own dialect. */
   notify(client: Client, code: string, text: string): void {
     this.#fanout([client], { kind: "notice", code, text }, null);
@@ -449,6 +501,13 @@ export class Hub {
     for (const client of targets) {
       const codec = client.session.codec;
       if (client === origin && !codec.echo.has(event.kind)) continue;
+      if (client.held !== null && event.kind === "message") {
+        const held = client.held.get(roomKey(event.message.room));
+        if (held) {
+          held.push(event);
+          continue;
+        }
+      }
       let frame: Frame | null | undefined;
       if (codec === lastCodec) frame = lastFrame;
       else {

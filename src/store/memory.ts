@@ -5,6 +5,7 @@
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
 import { nameKey, roomKey } from "../names.ts";
+import { isComplete } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 
 interface Log<T> {
@@ -18,6 +19,8 @@ export interface MemoryStoreOptions {
   readonly retention?: Retention;
   /** Injected clock, for tests of age-based pruning. */
   readonly now?: () => number;
+  /** How often age-based pruning runs (milliseconds); 0 turns the timer off. */
+  readonly pruneEveryMs?: number;
 }
 
 /** The in-memory {@linkcode Store}. */
@@ -31,7 +34,11 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.#retention = options.retention ?? { limit: 1000, maxAgeMs: 0 };
     this.#now = options.now ?? Date.now;
+    const every = options.pruneEveryMs ?? 30_000;
+    if (this.#retention.maxAgeMs > 0 && every > 0) this.#timer = setInterval(() => this.prune(), every);
   }
+
+  #timer: ReturnType<typeof setInterval> | undefined;
 
   /** {@inheritDoc Store.append} */
   append(message: NewMessage): Promise<ChatMessage> {
@@ -51,12 +58,12 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.range} */
   range(room: string, options: RangeOptions): Promise<Range<ChatMessage>> {
-    return Promise.resolve(slice(this.#rooms.get(roomKey(room)), options));
+    return Promise.resolve(slice(this.#rooms.get(roomKey(room)), options, this.#retention.limit));
   }
 
   /** {@inheritDoc Store.rangeDirect} */
   rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>> {
-    return Promise.resolve(slice(this.#pairs.get(pairKey(a, b)), options));
+    return Promise.resolve(slice(this.#pairs.get(pairKey(a, b)), options, this.#retention.limit));
   }
 
   /** {@inheritDoc Store.prune} */
@@ -76,6 +83,7 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.close} */
   close(): Promise<void> {
+    clearInterval(this.#timer);
     return Promise.resolve();
   }
 }
@@ -101,10 +109,15 @@ function push<T>(log: Log<T>, item: T, limit: number): void {
   if (log.items.length > limit + Math.max(16, limit >> 3)) log.items.splice(0, log.items.length - limit);
 }
 
-function slice<T extends { id: number }>(log: Log<T> | undefined, options: RangeOptions): Range<T> {
+function slice<T extends { id: number }>(
+  log: Log<T> | undefined,
+  options: RangeOptions,
+  keep: number,
+): Range<T> {
   if (!log) return { messages: [], complete: true };
   const { after, before, limit } = options;
-  const items = log.items;
+  // The array is trimmed in chunks; what is over the retention limit is already gone as far as readers know.
+  const items = log.items.length > keep ? log.items.slice(log.items.length - keep) : log.items;
   const firstKept = items[0]?.id ?? log.next;
   let lo = 0;
   let hi = items.length;
@@ -114,9 +127,7 @@ function slice<T extends { id: number }>(log: Log<T> | undefined, options: Range
   const picked = after !== undefined
     ? items.slice(lo, Math.min(hi, lo + limit))
     : items.slice(Math.max(lo, hi - limit), hi);
-  // A range is incomplete when retention removed ids it asked for: `after` older than what we keep.
-  const complete = after === undefined || after + 1 >= firstKept;
-  return { messages: picked, complete };
+  return { messages: picked, complete: isComplete(options, firstKept, log.next) };
 }
 
 function lowerBound<T extends { id: number }>(items: readonly T[], id: number): number {

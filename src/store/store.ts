@@ -33,6 +33,17 @@ export interface Range<T> {
   readonly complete: boolean;
 }
 
+/**
+ * Whether retention left a range whole. Ids of a log have no gaps, so with `firstKept` (the oldest id still
+ * stored) and `next` (the id the next message will get) the ids a range asked for are known.
+ */
+export function isComplete(options: RangeOptions, firstKept: number, next: number): boolean {
+  if (options.after !== undefined) return options.after + 1 >= firstKept;
+  // Without `after`, a range asks for the `limit` ids just below `before` (or below `next`).
+  const top = Math.min(options.before ?? next, next);
+  return Math.max(1, top - options.limit) >= firstKept;
+}
+
 /** How long history is kept. Both limits apply when both are set. */
 export interface Retention {
   /** Messages kept per room (and per DM pair); 0 keeps none. */

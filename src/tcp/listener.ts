@@ -345,7 +345,7 @@ class TcpConnection {
       this.#refuseHandshake();
       return false;
     }
-    const joined = this.#hub.join(this.#client, handshake.room);
+    const joined = this.#hub.join(this.#client, handshake.room, { replay: true });
     if (!joined.ok) {
       this.#hub.disconnect(this.#client);
       this.#refuseHandshake();

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ChatEvent, ChatMessage, Codec, Frame } from "../model.ts";
+import type { ChatEvent, ChatMessage, Codec, DirectMessage, Frame } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
@@ -25,6 +25,22 @@ export interface BroadcastPayload {
   /** Room. */
   readonly Room: string;
   /** Room-scoped id. */
+  readonly Id: number;
+}
+
+/** Payload of a documented `private` frame (also each entry of a DM `history` frame). */
+export interface PrivatePayload {
+  /** The text. */
+  readonly Message: string;
+  /** Sender. */
+  readonly Username: string;
+  /** Recipient. */
+  readonly To: string;
+  /** Sender's connection id. */
+  readonly Conn: string;
+  /** Server time, RFC 3339. */
+  readonly Time: string;
+  /** Id in the pair's own sequence. */
   readonly Id: number;
 }
 
@@ -55,6 +71,18 @@ export function broadcastPayload(m: ChatMessage): BroadcastPayload {
   };
 }
 
+/** The documented payload of a direct message. */
+export function privatePayload(m: DirectMessage): PrivatePayload {
+  return {
+    Message: m.text,
+    Username: m.from,
+    To: m.to,
+    Conn: m.conn,
+    Time: new Date(m.time).toISOString(),
+    Id: m.id,
+  };
+}
+
 /** Before the first client frame: nothing but the greeting reaches the client. */
 export const pendingCodec: Codec = {
   name: "gobanter",
@@ -70,17 +98,8 @@ export const documentedCodec: Codec = {
     switch (event.kind) {
       case "message":
         return documented("broadcast", { ...broadcastPayload(event.message) });
-      case "dm": {
-        const m = event.message;
-        return documented("private", {
-          Message: m.text,
-          Username: m.from,
-          To: m.to,
-          Conn: m.conn,
-          Time: new Date(m.time).toISOString(),
-          Id: m.id,
-        });
-      }
+      case "dm":
+        return documented("private", { ...privatePayload(event.message) });
       case "join":
         return documented("connected", { Username: event.name, Conn: event.conn, Room: event.room });
       case "leave":
@@ -293,15 +312,29 @@ function documentedAction(connection: WsConnection, action: string, p: Record<st
     case "userlist":
       return hub.sendUsers(client, room ?? client.room ?? DEFAULT_ROOM);
     case "history": {
-      const target = room ?? client.room ?? DEFAULT_ROOM;
       const limit = Math.min(id(p.Limit) ?? 50, MAX_HISTORY);
       const after = id(p.After);
       const before = id(p.Before);
-      hub.history(target, {
+      const range = {
         limit,
         ...(after === undefined ? {} : { after }),
         ...(before === undefined ? {} : { before }),
-      })
+      };
+      const withName = str(p.With);
+      if (withName !== undefined) {
+        // DM history: only ever the asker's own conversation with `With`.
+        hub.directHistory(client, withName, range).then((result) => {
+          if (!result.ok) return fail(result.code, result.detail);
+          connection.session.send(documented("history", {
+            With: withName,
+            Messages: result.value.messages.map(privatePayload),
+            Complete: result.value.complete,
+          }));
+        });
+        return;
+      }
+      const target = room ?? client.room ?? DEFAULT_ROOM;
+      hub.history(target, range)
         .then((range) =>
           connection.session.send(documented("history", {
             Room: target,

@@ -172,7 +172,7 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
         client.session.close("protocol");
         return;
       }
-      hub.join(client, query.room);
+      hub.join(client, query.room, { replay: true });
       if (login.value !== query.name) {
         hub.notify(client, "renamed", `your name is ${login.value} (${query.name} is taken)`);
       }

@@ -37,7 +37,7 @@ function handshake(connection: WsConnection, data: string): void {
   const { hub, client, session } = connection;
   const wanted = parseHandshake(data);
   const login = wanted && hub.login(client, wanted.name, { variant: true });
-  const joined = wanted && login?.ok && hub.join(client, wanted.room);
+  const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay: true });
   if (!wanted || !login?.ok || !joined || !joined.ok) {
     session.send(BAD_HANDSHAKE + "\n");
     session.close("protocol");

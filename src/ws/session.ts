@@ -71,7 +71,8 @@ export class WsSession implements Session {
   /** {@inheritDoc Session.send} */
   send(frame: Frame): void {
     if (this.#closed || this.#socket.readyState !== WebSocket.OPEN) return;
-    this.#socket.send(frame);
+    // WebSocket dialects encode text; bytes (a line-dialect frame) would go out as a binary frame.
+    this.#socket.send(typeof frame === "string" ? frame : frame.slice());
     if (this.#socket.bufferedAmount > this.#max) this.#guard.poke();
   }
 

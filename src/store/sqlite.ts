@@ -1,0 +1,368 @@
+/**
+ * The default store: SQLite through `node:sqlite`, in WAL mode with prepared statements.
+ *
+ * Appends are batched: every message appended in one turn of the event loop goes into one transaction,
+ * so a burst costs one commit (and one fsync with `sync: "full"`), not one per message. A message's
+ * promise resolves only after its transaction committed; that is what the hub acknowledges.
+ * Ids come from a `counters` table written in the same transaction, so they only grow across restarts,
+ * even when retention has pruned every message of a room. Pruning runs in small slices on a timer,
+ * never on the append path.
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { getLogger } from "@logtape/logtape";
+import type { ChatMessage, DirectMessage } from "../model.ts";
+import { roomKey } from "../names.ts";
+import { pairKey } from "./memory.ts";
+import { isComplete } from "./store.ts";
+import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+
+const log = getLogger(["hubbub", "store"]);
+
+/** How hard a commit works to survive failures. */
+export type SyncMode = "full" | "normal";
+
+/** Options of {@linkcode SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file; created when missing. */
+  readonly path: string;
+  /** Retention rules. */
+  readonly retention: Retention;
+  /**
+   * `full`: every batch is fsynced before it is acknowledged (survives power loss).
+   * `normal`: committed to the WAL but fsynced only at checkpoints (survives a crash of hubbub, not of the OS).
+   */
+  readonly sync?: SyncMode;
+  /** How often pruning runs (milliseconds); 0 turns the timer off (call `prune()` yourself). */
+  readonly pruneEveryMs?: number;
+  /** Injected clock, for tests of age-based pruning. */
+  readonly now?: () => number;
+}
+
+interface Pending<T> {
+  /** Room key or DM pair key. */
+  readonly key: string;
+  readonly row: T;
+  readonly resolve: (row: T) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface MessageRow {
+  room_name: string;
+  id: number;
+  time: number;
+  sender: string;
+  text: string;
+  conn: string;
+  tag: string | null;
+}
+
+interface DirectRow {
+  id: number;
+  time: number;
+  sender: string;
+  recipient: string;
+  text: string;
+  conn: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  room TEXT NOT NULL, id INTEGER NOT NULL, room_name TEXT NOT NULL, time INTEGER NOT NULL,
+  sender TEXT NOT NULL, text TEXT NOT NULL, conn TEXT NOT NULL, tag TEXT,
+  PRIMARY KEY (room, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_time ON messages (time);
+CREATE TABLE IF NOT EXISTS directs (
+  pair TEXT NOT NULL, id INTEGER NOT NULL, time INTEGER NOT NULL, sender TEXT NOT NULL,
+  recipient TEXT NOT NULL, text TEXT NOT NULL, conn TEXT NOT NULL,
+  PRIMARY KEY (pair, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS directs_time ON directs (time);
+CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+/** Rows deleted per pruning slice: small enough that one slice never stalls the event loop noticeably. */
+const PRUNE_SLICE = 2000;
+
+/** The SQLite {@linkcode Store}. */
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #retention: Retention;
+  readonly #now: () => number;
+  readonly #counters = new Map<string, number>();
+  #rooms: Pending<ChatMessage>[] = [];
+  #directs: Pending<DirectMessage>[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  readonly #sql: Record<
+    | "insertMessage"
+    | "insertDirect"
+    | "setCounter"
+    | "getCounter"
+    | "after"
+    | "before"
+    | "directAfter"
+    | "directBefore"
+    | "first"
+    | "firstDirect"
+    | "overLimit"
+    | "overLimitDirect"
+    | "trim"
+    | "trimDirect"
+    | "expire"
+    | "expireDirect",
+    StatementSync
+  >;
+
+  /** Opens (or creates) the database. Throws when the file cannot be opened. */
+  constructor(options: SqliteStoreOptions) {
+    this.#retention = options.retention;
+    this.#now = options.now ?? Date.now;
+    this.#db = new DatabaseSync(options.path);
+    this.#db.exec(
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === "normal" ? "NORMAL" : "FULL"};`,
+    );
+    this.#db.exec("PRAGMA busy_timeout = 5000;");
+    this.#db.exec(SCHEMA);
+    const db = this.#db;
+    const columns = "room_name, id, time, sender, text, conn, tag";
+    const directColumns = "id, time, sender, recipient, text, conn";
+    this.#sql = {
+      insertMessage: db.prepare(
+        "INSERT INTO messages (room, id, room_name, time, sender, text, conn, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertDirect: db.prepare(
+        "INSERT INTO directs (pair, id, time, sender, recipient, text, conn) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      setCounter: db.prepare(
+        "INSERT INTO counters (log, last) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET last = excluded.last",
+      ),
+      getCounter: db.prepare("SELECT last FROM counters WHERE log = ?"),
+      after: db.prepare(
+        `SELECT ${columns} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id LIMIT ?`,
+      ),
+      before: db.prepare(
+        `SELECT ${columns} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+      ),
+      directAfter: db.prepare(
+        `SELECT ${directColumns} FROM directs WHERE pair = ? AND id > ? AND id < ? ORDER BY id LIMIT ?`,
+      ),
+      directBefore: db.prepare(
+        `SELECT ${directColumns} FROM directs WHERE pair = ? AND id < ? ORDER BY id DESC LIMIT ?`,
+      ),
+      first: db.prepare("SELECT MIN(id) AS id FROM messages WHERE room = ?"),
+      firstDirect: db.prepare("SELECT MIN(id) AS id FROM directs WHERE pair = ?"),
+      overLimit: db.prepare("SELECT log, last FROM counters WHERE log LIKE 'r:%'"),
+      overLimitDirect: db.prepare("SELECT log, last FROM counters WHERE log LIKE 'd:%'"),
+      trim: db.prepare(
+        "DELETE FROM messages WHERE room = ? AND id IN (SELECT id FROM messages WHERE room = ? AND id <= ? LIMIT ?)",
+      ),
+      trimDirect: db.prepare(
+        "DELETE FROM directs WHERE pair = ? AND id IN (SELECT id FROM directs WHERE pair = ? AND id <= ? LIMIT ?)",
+      ),
+      expire: db.prepare(
+        "DELETE FROM messages WHERE (room, id) IN (SELECT room, id FROM messages WHERE time < ? LIMIT ?)",
+      ),
+      expireDirect: db.prepare(
+        "DELETE FROM directs WHERE (pair, id) IN (SELECT pair, id FROM directs WHERE time < ? LIMIT ?)",
+      ),
+    };
+    const every = options.pruneEveryMs ?? 30_000;
+    if (every > 0) this.#pruneTimer = setInterval(() => this.#pruneSlice(), every);
+  }
+
+  /** {@inheritDoc Store.append} */
+  append(message: NewMessage): Promise<ChatMessage> {
+    if (this.#closed) return Promise.reject(new Error("Cannot append: store is closed"));
+    const key = roomKey(message.room);
+    const id = this.#next(`r:${key}`);
+    return new Promise((resolve, reject) => {
+      this.#rooms.push({ key, row: { ...message, id }, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** {@inheritDoc Store.appendDirect} */
+  appendDirect(message: NewDirectMessage): Promise<DirectMessage> {
+    if (this.#closed) return Promise.reject(new Error("Cannot append: store is closed"));
+    const key = pairKey(message.from, message.to);
+    const id = this.#next(`d:${key}`);
+    return new Promise((resolve, reject) => {
+      this.#directs.push({ key, row: { ...message, id }, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** {@inheritDoc Store.range} */
+  range(room: string, options: RangeOptions): Promise<Range<ChatMessage>> {
+    try {
+      const key = roomKey(room);
+      const rows = this.#slice<MessageRow>(this.#sql.after, this.#sql.before, key, options);
+      const messages = rows.map((r): ChatMessage => ({
+        room: r.room_name,
+        id: r.id,
+        time: r.time,
+        from: r.sender,
+        text: r.text,
+        conn: r.conn,
+        ...(r.tag === null ? {} : { tag: r.tag }),
+      }));
+      return Promise.resolve({
+        messages,
+        complete: this.#complete(this.#sql.first, `r:${key}`, key, options),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@inheritDoc Store.rangeDirect} */
+  rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>> {
+    try {
+      const key = pairKey(a, b);
+      const rows = this.#slice<DirectRow>(this.#sql.directAfter, this.#sql.directBefore, key, options);
+      const messages = rows.map((r): DirectMessage => ({
+        id: r.id,
+        time: r.time,
+        from: r.sender,
+        to: r.recipient,
+        text: r.text,
+        conn: r.conn,
+      }));
+      return Promise.resolve({
+        messages,
+        complete: this.#complete(this.#sql.firstDirect, `d:${key}`, key, options),
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@inheritDoc Store.prune} */
+  prune(): Promise<void> {
+    // Slices until nothing is left to prune; the timer calls one slice at a time instead.
+    while (this.#pruneSlice()) { /* next slice */ }
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc Store.close} */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#flush();
+    this.#closed = true;
+    clearTimeout(this.#flushTimer);
+    clearInterval(this.#pruneTimer);
+    this.#db.close();
+    return Promise.resolve();
+  }
+
+  #next(log: string): number {
+    let last = this.#counters.get(log);
+    if (last === undefined) {
+      const row = this.#sql.getCounter.get(log) as { last: number } | undefined;
+      last = row?.last ?? 0;
+    }
+    this.#counters.set(log, last + 1);
+    return last + 1;
+  }
+
+  #schedule(): void {
+    // One transaction per turn of the event loop: everything appended until then commits together.
+    this.#flushTimer ??= setTimeout(() => this.#flush(), 0);
+  }
+
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const rooms = this.#rooms;
+    const directs = this.#directs;
+    if (rooms.length === 0 && directs.length === 0) return;
+    this.#rooms = [];
+    this.#directs = [];
+    const { insertMessage, insertDirect, setCounter } = this.#sql;
+    const lasts = new Map<string, number>();
+    for (const { key, row } of rooms) lasts.set(`r:${key}`, row.id);
+    for (const { key, row } of directs) lasts.set(`d:${key}`, row.id);
+    try {
+      this.#db.exec("BEGIN");
+      for (const { key, row: m } of rooms) {
+        insertMessage.run(key, m.id, m.room, m.time, m.from, m.text, m.conn, m.tag ?? null);
+      }
+      for (const { key, row: m } of directs) {
+        insertDirect.run(key, m.id, m.time, m.from, m.to, m.text, m.conn);
+      }
+      for (const [log, last] of lasts) setCounter.run(log, last);
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // The failure happened where no transaction was open.
+      }
+      // Forget the failed batch's ids: the counters reload from the last commit, so ids keep no gaps.
+      for (const log of lasts.keys()) this.#counters.delete(log);
+      log.error("store commit failed: {error}", {
+        error: String(error),
+        messages: rooms.length + directs.length,
+      });
+      const failure = new Error(`Cannot store messages: ${(error as Error).message}`, { cause: error });
+      for (const p of rooms) p.reject(failure);
+      for (const p of directs) p.reject(failure);
+      return;
+    }
+    for (const { row, resolve } of rooms) resolve(row);
+    for (const { row, resolve } of directs) resolve(row);
+  }
+
+  #slice<T>(after: StatementSync, before: StatementSync, key: string, options: RangeOptions): T[] {
+    const upper = options.before ?? Number.MAX_SAFE_INTEGER;
+    if (options.after !== undefined) return after.all(key, options.after, upper, options.limit) as T[];
+    return (before.all(key, upper, options.limit) as T[]).reverse();
+  }
+
+  #complete(first: StatementSync, log: string, key: string, options: RangeOptions): boolean {
+    // Ids handed out but not yet committed count as written: a range never waits for them.
+    const last = this.#counters.get(log) ??
+      (this.#sql.getCounter.get(log) as { last: number } | undefined)?.last;
+    const next = (last ?? 0) + 1;
+    const oldest = (first.get(key) as { id: number | null }).id;
+    return isComplete(options, oldest ?? next, next);
+  }
+
+  /** Deletes at most one slice of expired rows; `true` when there may be more. */
+  #pruneSlice(): boolean {
+    if (this.#closed) return false;
+    const { limit, maxAgeMs } = this.#retention;
+    let deleted = 0;
+    try {
+      for (
+        const [counters, trim, prefix] of [
+          [this.#sql.overLimit, this.#sql.trim, "r:"],
+          [this.#sql.overLimitDirect, this.#sql.trimDirect, "d:"],
+        ] as const
+      ) {
+        for (const { log: name, last } of counters.all() as { log: string; last: number }[]) {
+          const key = name.slice(prefix.length);
+          // Ids have no gaps, so keeping ids above `last - limit` keeps exactly `limit` messages.
+          const result = trim.run(key, key, last - limit, PRUNE_SLICE - deleted);
+          deleted += Number(result.changes);
+          if (deleted >= PRUNE_SLICE) return true;
+        }
+      }
+      if (maxAgeMs > 0) {
+        const oldest = this.#now() - maxAgeMs;
+        deleted += Number(this.#sql.expire.run(oldest, PRUNE_SLICE - deleted).changes);
+        if (deleted < PRUNE_SLICE) {
+          deleted += Number(this.#sql.expireDirect.run(oldest, PRUNE_SLICE - deleted).changes);
+        }
+      }
+    } catch (error) {
+      log.error("prune failed: {error}", { error: String(error) });
+      return false;
+    }
+    return deleted >= PRUNE_SLICE;
+  }
+}

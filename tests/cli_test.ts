@@ -1,0 +1,302 @@
+/** The command line: flags and HUBBUB_* variables → a validated Config, with output injected. */
+
+import assert from "node:assert/strict";
+import {
+  type CliOutcome,
+  type Config,
+  DEFAULTS,
+  duration,
+  hostPort,
+  parseCli,
+  size,
+  VERSION,
+} from "../src/cli.ts";
+
+interface Run {
+  readonly outcome: CliOutcome;
+  readonly out: string[];
+  readonly err: string[];
+}
+
+/** Runs parseCli with no HUBBUB_* variables set except `env`, capturing its output. */
+function run(argv: string[], options: { tty?: boolean; env?: Record<string, string> } = {}): Run {
+  const saved = Object.entries(Deno.env.toObject()).filter(([k]) => k.startsWith("HUBBUB_"));
+  for (const [k] of saved) Deno.env.delete(k);
+  for (const [k, v] of Object.entries(options.env ?? {})) Deno.env.set(k, v);
+  const out: string[] = [];
+  const err: string[] = [];
+  try {
+    const outcome = parseCli(argv, {
+      out: (t) => out.push(t),
+      err: (t) => err.push(t),
+      tty: options.tty ?? false,
+    });
+    return { outcome, out, err };
+  } finally {
+    for (const k of Object.keys(options.env ?? {})) Deno.env.delete(k);
+    for (const [k, v] of saved) Deno.env.set(k, v);
+  }
+}
+
+function config(argv: string[], options: { tty?: boolean; env?: Record<string, string> } = {}): Config {
+  const { outcome, err } = run(argv, options);
+  assert.ok(
+    "config" in outcome,
+    `expected a config for ${JSON.stringify(argv)}; got ${JSON.stringify(outcome)}`,
+  );
+  assert.deepEqual(err, [], "nothing is written to stderr on success");
+  return outcome.config;
+}
+
+/** Asserts that argv is refused with exit 2 and exactly one line on err; returns that line. */
+function refused(argv: string[], env: Record<string, string> = {}): string {
+  const { outcome, out, err } = run(argv, { env });
+  assert.deepEqual(outcome, { exit: 2 }, `expected exit 2 for ${JSON.stringify(argv)}`);
+  assert.deepEqual(out, [], "nothing on stdout");
+  assert.equal(err.length, 1, `one write to stderr, got ${JSON.stringify(err)}`);
+  const text = err[0]!;
+  assert.ok(text.endsWith("\n"), "the line is terminated");
+  assert.equal(text.trimEnd().split("\n").length, 1, `exactly one line, got ${JSON.stringify(text)}`);
+  assert.ok(text.trim().length > 0);
+  return text;
+}
+
+Deno.test("no arguments: the embedded defaults", () => {
+  const c = config([]);
+  assert.deepEqual(c, { ...DEFAULTS, allowOrigins: [], logFormat: "json" } as Config);
+  assert.deepEqual(c.tcp, { hostname: "0.0.0.0", port: 4000 });
+  assert.deepEqual(c.http, { hostname: "0.0.0.0", port: 8080 });
+  assert.equal(c.idleTimeoutMs, 60_000);
+  assert.equal(c.loginTimeoutMs, 30_000);
+  assert.equal(c.maxLineBytes, 8192);
+  assert.equal(c.maxFrameBytes, 65536);
+  assert.equal(c.maxQueueBytes, 1 << 20);
+  assert.equal(c.presenceIntervalMs, 250);
+  assert.equal(c.logLevel, "info");
+});
+
+Deno.test("'serve' is the default and only command", () => {
+  assert.deepEqual(config(["serve"]), config([]));
+});
+
+Deno.test("log format: pretty on a terminal, json otherwise, a flag wins", () => {
+  assert.equal(config([], { tty: true }).logFormat, "pretty");
+  assert.equal(config([], { tty: false }).logFormat, "json");
+  assert.equal(config(["--log-format", "json"], { tty: true }).logFormat, "json");
+  assert.equal(config(["--log-format", "pretty"], { tty: false }).logFormat, "pretty");
+  assert.equal(config(["--log-level", "debug"]).logLevel, "debug");
+});
+
+// Regression: commander turns a parser's `null` into ""; `off` must still reach the config as null.
+Deno.test({
+  name: "--tcp off and --http off disable a listener (null in the config)",
+
+  fn() {
+    assert.equal(config(["--tcp", "off"]).tcp, null);
+    assert.equal(config(["--tcp=OFF"]).tcp, null);
+    const c = config(["--http", "off"]);
+    assert.equal(c.http, null);
+    assert.deepEqual(c.tcp, DEFAULTS.tcp);
+    assert.equal(config([], { env: { HUBBUB_TCP: "off" } }).tcp, null);
+  },
+});
+
+Deno.test("--tcp off leaves no listen address for that door, and the other door keeps its default", () => {
+  const noTcp = config(["--tcp", "off"]);
+  assert.ok(!noTcp.tcp, "no TCP listen address");
+  assert.deepEqual(noTcp.http, DEFAULTS.http);
+  const noHttp = config(["--http", "OFF"]);
+  assert.ok(!noHttp.http, "no HTTP listen address");
+  assert.deepEqual(noHttp.tcp, DEFAULTS.tcp);
+});
+
+Deno.test("--tcp :0 binds every interface on a free port", () => {
+  assert.deepEqual(config(["--tcp", ":0"]).tcp, { hostname: "0.0.0.0", port: 0 });
+});
+
+Deno.test("listen addresses: host:port, bare port, bracketed IPv6", () => {
+  assert.deepEqual(config(["--tcp", "127.0.0.1:4001"]).tcp, { hostname: "127.0.0.1", port: 4001 });
+  assert.deepEqual(config(["--http", "[::1]:4000"]).http, { hostname: "::1", port: 4000 });
+  assert.deepEqual(config(["--http", "localhost:80"]).http, { hostname: "localhost", port: 80 });
+  assert.deepEqual(config(["--tcp", "5000"]).tcp, { hostname: "0.0.0.0", port: 5000 });
+});
+
+Deno.test("durations and sizes through flags", () => {
+  const c = config([
+    "--idle-timeout",
+    "5m",
+    "--login-timeout=10",
+    "--presence-interval",
+    "100ms",
+    "--max-line",
+    "16KiB",
+    "--max-frame",
+    "1MiB",
+    "--max-queue",
+    "64k",
+  ]);
+  assert.equal(c.idleTimeoutMs, 300_000);
+  assert.equal(c.loginTimeoutMs, 10_000);
+  assert.equal(c.presenceIntervalMs, 100);
+  assert.equal(c.maxLineBytes, 16 * 1024);
+  assert.equal(c.maxFrameBytes, 1024 * 1024);
+  assert.equal(c.maxQueueBytes, 64 * 1024);
+});
+
+Deno.test("--allow-origin is repeatable and normalised", () => {
+  assert.deepEqual(
+    config(["--allow-origin", "https://Chat.Example.com/", "--allow-origin", "*", "--allow-origin", "null"])
+      .allowOrigins,
+    ["https://chat.example.com", "*", "null"],
+  );
+});
+
+Deno.test("HUBBUB_* variables set options, and flags win over them", () => {
+  const env = { HUBBUB_TCP: ":4100", HUBBUB_IDLE_TIMEOUT: "2m", HUBBUB_LOG_LEVEL: "warning" };
+  const fromEnv = config([], { env });
+  assert.deepEqual(fromEnv.tcp, { hostname: "0.0.0.0", port: 4100 });
+  assert.equal(fromEnv.idleTimeoutMs, 120_000);
+  assert.equal(fromEnv.logLevel, "warning");
+  const flagged = config(["--tcp", ":4200", "--log-level", "error"], { env });
+  assert.deepEqual(flagged.tcp, { hostname: "0.0.0.0", port: 4200 });
+  assert.equal(flagged.logLevel, "error");
+  assert.equal(flagged.idleTimeoutMs, 120_000, "variables without a flag still apply");
+  assert.deepEqual(
+    config([], { env: { HUBBUB_ALLOW_ORIGIN: "https://a.example, https://b.example" } }).allowOrigins,
+    ["https://a.example", "https://b.example"],
+  );
+});
+
+Deno.test("a bad environment variable is refused like a bad flag", () => {
+  refused([], { HUBBUB_TCP: "nowhere" });
+  refused([], { HUBBUB_MAX_LINE: "lots" });
+});
+
+Deno.test("bad flag values exit 2 with exactly one line on stderr", () => {
+  const cases: string[][] = [
+    ["--tcp", "nowhere"],
+    ["--tcp", "host:99999"],
+    ["--tcp", "::1:4000"],
+    ["--tcp", "host:"],
+    ["--http", "1.2.3.4:port"],
+    ["--idle-timeout", "0"],
+    ["--idle-timeout", "soon"],
+    ["--login-timeout", "-5s"],
+    ["--presence-interval", "5 parsecs"],
+    ["--max-line", "0"],
+    ["--max-line", "lots"],
+    ["--max-frame", "1.5k"],
+    ["--max-queue", "-1"],
+    ["--log-level", "loud"],
+    ["--log-format", "xml"],
+    ["--allow-origin", "ftp://files.example.com"],
+    ["--allow-origin", "not a url"],
+    ["--tcp"],
+    ["--no-such-flag"],
+    ["--tpc", ":0"],
+  ];
+  for (const argv of cases) refused(argv);
+});
+
+Deno.test("the error line names the problem", () => {
+  assert.match(refused(["--tcp", "nowhere"]), /--tcp/);
+  assert.match(refused(["--tcp", "nowhere"]), /HOST:PORT/);
+  assert.match(refused(["--idle-timeout", "soon"]), /duration/);
+  assert.match(refused(["--max-line", "lots"]), /size/);
+  assert.match(refused(["--no-such-flag"]), /--no-such-flag/);
+  // Commander's suggestion stays on the same line.
+  assert.match(refused(["--tpc", ":0"]), /--tcp/);
+});
+
+Deno.test("an unknown command exits 2 with one line", () => {
+  const line = refused(["start"]);
+  assert.match(line, /unknown command 'start'/);
+  assert.match(line, /serve/);
+  refused(["serve", "extra"]);
+});
+
+Deno.test("--help and -h print help on stdout and exit 0", () => {
+  for (const flag of ["--help", "-h"]) {
+    const { outcome, out, err } = run([flag]);
+    assert.deepEqual(outcome, { exit: 0 });
+    assert.deepEqual(err, []);
+    const text = out.join("");
+    assert.match(text, /Usage: hubbub/);
+    for (
+      const option of ["--tcp", "--http", "--idle-timeout", "--max-line", "--allow-origin", "--log-level"]
+    ) {
+      assert.ok(text.includes(option), `help mentions ${option}`);
+    }
+    assert.match(text, /HUBBUB_/);
+  }
+});
+
+Deno.test("--version and -V print the version on stdout and exit 0", () => {
+  for (const flag of ["--version", "-V"]) {
+    const { outcome, out, err } = run([flag]);
+    assert.deepEqual(outcome, { exit: 0 });
+    assert.deepEqual(err, []);
+    assert.equal(out.length, 1);
+    assert.ok(out[0]!.startsWith(`hubbub ${VERSION} `), out[0]);
+    assert.ok(out[0]!.includes(Deno.version.deno));
+  }
+  assert.match(VERSION, /^\d+\.\d+\.\d+/);
+});
+
+Deno.test("duration: ms, s, m, h; a bare number is seconds", () => {
+  assert.equal(duration("500ms"), 500);
+  assert.equal(duration("60s"), 60_000);
+  assert.equal(duration("5m"), 300_000);
+  assert.equal(duration("1h"), 3_600_000);
+  assert.equal(duration("30"), 30_000);
+  assert.equal(duration("1.5s"), 1500);
+  assert.equal(duration("250MS"), 250);
+  assert.equal(duration(" 2 m "), 120_000);
+  for (const bad of ["", "0", "0s", "-1s", "soon", "5 parsecs", "1e3", "s", "5x", "1.s", "ms"]) {
+    assert.throws(() => duration(bad), /positive duration/, JSON.stringify(bad));
+  }
+});
+
+Deno.test("size: bytes, k/KiB, KB, m/MiB, MB", () => {
+  assert.equal(size("65536"), 65536);
+  assert.equal(size("8KiB"), 8192);
+  assert.equal(size("64k"), 65536);
+  assert.equal(size("64K"), 65536);
+  assert.equal(size("1MiB"), 1_048_576);
+  assert.equal(size("1m"), 1_048_576);
+  assert.equal(size("1MB"), 1_000_000);
+  assert.equal(size("2kb"), 2000);
+  assert.equal(size("10b"), 10);
+  assert.equal(size(" 64 KiB "), 65536);
+  for (const bad of ["", "0", "0k", "-1", "1.5k", "lots", "5x", "1GiB", "99999999999999999999"]) {
+    assert.throws(() => size(bad), /positive size/, JSON.stringify(bad));
+  }
+});
+
+Deno.test("hostPort parses every documented shape", () => {
+  assert.equal(hostPort("off"), null);
+  assert.equal(hostPort(" Off "), null);
+  assert.deepEqual(hostPort(":0"), { hostname: "0.0.0.0", port: 0 });
+  assert.deepEqual(hostPort("4000"), { hostname: "0.0.0.0", port: 4000 });
+  assert.deepEqual(hostPort("0.0.0.0:4000"), { hostname: "0.0.0.0", port: 4000 });
+  assert.deepEqual(hostPort("[::1]:4000"), { hostname: "::1", port: 4000 });
+  assert.deepEqual(hostPort("[::]:65535"), { hostname: "::", port: 65535 });
+  for (const bad of ["", "nowhere", "host:65536", "::1:4000", "[::1]", "host:", "a b:1", "[zz]:1", "1:2:3"]) {
+    assert.throws(() => hostPort(bad), /HOST:PORT/, JSON.stringify(bad));
+  }
+});
+
+// Regression: a sub-millisecond duration rounds to 0 and must be refused, not returned.
+Deno.test({
+  name: "duration never returns zero for a tiny positive value",
+
+  fn() {
+    let value: number | undefined;
+    try {
+      value = duration("0.4ms");
+    } catch {
+      return; // Refusing it is fine too.
+    }
+    assert.ok(value > 0, `duration("0.4ms") returned ${value}`);
+  },
+});

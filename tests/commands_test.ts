@@ -1,0 +1,270 @@
+/** The TCP command dialect: parsing lines into commands and rendering hub events as lines. */
+
+import assert from "node:assert/strict";
+import type { ChatEvent, ChatMessage, DirectMessage } from "../src/model.ts";
+import {
+  type Command,
+  commandCodec,
+  DEFAULT_HISTORY,
+  HELP_LINES,
+  line,
+  MAX_HISTORY,
+  oneLine,
+  parseCommand,
+  USAGE,
+} from "../src/tcp/commands.ts";
+
+const decoder = new TextDecoder();
+
+function check(input: string, want: Command): void {
+  assert.deepEqual(parseCommand(input), want, `parseCommand(${JSON.stringify(input)})`);
+}
+
+/** Every spelling of a command word the protocol allows: any case, with or without a leading `/`. */
+function spellings(word: string): string[] {
+  const lower = word.toLowerCase();
+  const upper = word.toUpperCase();
+  const mixed = lower.charAt(0).toUpperCase() + lower.slice(1);
+  return [lower, upper, mixed, `/${lower}`, `/${upper}`, `/${mixed}`];
+}
+
+Deno.test("every argument-less command word, in any case, with or without '/'", () => {
+  const words: [string, Command][] = [
+    ["ping", { cmd: "ping" }],
+    ["leave", { cmd: "leave" }],
+    ["rooms", { cmd: "rooms" }],
+    ["help", { cmd: "help" }],
+    ["quit", { cmd: "quit" }],
+    ["who", { cmd: "who", offset: 0 }],
+    ["history", { cmd: "history", count: DEFAULT_HISTORY }],
+  ];
+  for (const [word, want] of words) {
+    for (const spelling of spellings(word)) check(spelling, want);
+  }
+});
+
+Deno.test("LOGIN takes the rest of the line as the name", () => {
+  for (const spelling of spellings("login")) check(`${spelling} alice`, { cmd: "login", name: "alice" });
+  check("LOGIN    alice   ", { cmd: "login", name: "alice" });
+  check("login\talice", { cmd: "login", name: "alice" });
+  // A missing name is left for the door to answer with the expected-LOGIN error.
+  check("LOGIN", { cmd: "login", name: "" });
+  check("/login   ", { cmd: "login", name: "" });
+  // Names with spaces are passed on whole and refused by the name rules, not silently truncated.
+  check("LOGIN alice smith", { cmd: "login", name: "alice smith" });
+});
+
+Deno.test("plain text lines are messages to the current room", () => {
+  check("hello", { cmd: "say", text: "hello" });
+  check("hello world", { cmd: "say", text: "hello world" });
+  check("  padded  text \r", { cmd: "say", text: "padded  text" });
+  check("what's up?", { cmd: "say", text: "what's up?" });
+  // Words close to commands are not commands.
+  check("joining later", { cmd: "say", text: "joining later" });
+  check("pinged you", { cmd: "say", text: "pinged you" });
+  check("logins are hard", { cmd: "say", text: "logins are hard" });
+  // `say` is a command only with the slash.
+  check("say hello", { cmd: "say", text: "say hello" });
+  check("SAY", { cmd: "say", text: "SAY" });
+});
+
+Deno.test("MSG and /say send text, including text that starts with a command word", () => {
+  for (const spelling of spellings("msg")) check(`${spelling} hi there`, { cmd: "say", text: "hi there" });
+  check("MSG join the room", { cmd: "say", text: "join the room" });
+  check("MSG LOGIN is a command word", { cmd: "say", text: "LOGIN is a command word" });
+  check("msg /quit", { cmd: "say", text: "/quit" });
+  check("MSG   spaced   inside  ", { cmd: "say", text: "spaced   inside" });
+  check("/say who said that?", { cmd: "say", text: "who said that?" });
+  check("/SAY hi", { cmd: "say", text: "hi" });
+  check("/Say   join  now", { cmd: "say", text: "join  now" });
+});
+
+Deno.test("MSG and /say without text are usage errors", () => {
+  check("MSG", { cmd: "usage", usage: USAGE.msg });
+  check("msg    ", { cmd: "usage", usage: USAGE.msg });
+  check("/msg", { cmd: "usage", usage: USAGE.msg });
+  check("/say", { cmd: "usage", usage: "/say <text>" });
+  check("/say   ", { cmd: "usage", usage: "/say <text>" });
+  assert.equal(USAGE.msg, "MSG <text>");
+});
+
+Deno.test("DM parses a target and the rest of the line", () => {
+  for (const spelling of spellings("dm")) {
+    check(`${spelling} bob hello there`, { cmd: "dm", to: "bob", text: "hello there" });
+  }
+  check("DM   bob    hi", { cmd: "dm", to: "bob", text: "hi" });
+  check("dm bob\thi", { cmd: "dm", to: "bob", text: "hi" });
+  check("DM bob join me in #dev", { cmd: "dm", to: "bob", text: "join me in #dev" });
+  check("DM bob  two  spaces  kept", { cmd: "dm", to: "bob", text: "two  spaces  kept" });
+});
+
+Deno.test("DM without a target or without text is a usage error", () => {
+  const usage: Command = { cmd: "usage", usage: USAGE.dm };
+  check("DM", usage);
+  check("dm bob", usage);
+  check("/dm   bob   ", usage);
+  assert.equal(USAGE.dm, "DM <username> <text>");
+});
+
+Deno.test("WHO takes an optional numeric offset", () => {
+  check("WHO 10", { cmd: "who", offset: 10 });
+  check("/who 0", { cmd: "who", offset: 0 });
+  check("who   25", { cmd: "who", offset: 25 });
+  for (const bad of ["WHO x", "WHO -1", "WHO 1.5", "WHO 1 2", "WHO 1e3"]) {
+    check(bad, { cmd: "usage", usage: USAGE.who });
+  }
+});
+
+Deno.test("JOIN takes exactly one room word", () => {
+  for (const spelling of spellings("join")) check(`${spelling} dev`, { cmd: "join", room: "dev" });
+  check("JOIN    #Dev  ", { cmd: "join", room: "#Dev" });
+  check("/join\tops", { cmd: "join", room: "ops" });
+  const usage: Command = { cmd: "usage", usage: USAGE.join };
+  check("JOIN", usage);
+  check("JOIN my room", usage);
+  check("/join a b c", usage);
+  check("join dev\tops", usage);
+});
+
+Deno.test("HISTORY n is clamped to the maximum; bad counts are usage errors", () => {
+  check("HISTORY 5", { cmd: "history", count: 5 });
+  check("/history 1", { cmd: "history", count: 1 });
+  check("history   42", { cmd: "history", count: 42 });
+  check(`HISTORY ${MAX_HISTORY}`, { cmd: "history", count: MAX_HISTORY });
+  check(`HISTORY ${MAX_HISTORY + 1}`, { cmd: "history", count: MAX_HISTORY });
+  check("HISTORY 999999999999999", { cmd: "history", count: MAX_HISTORY });
+  assert.equal(DEFAULT_HISTORY, 20);
+  assert.equal(MAX_HISTORY, 500);
+  const usage: Command = { cmd: "usage", usage: USAGE.history };
+  for (
+    const bad of [
+      "HISTORY 0",
+      "HISTORY -1",
+      "HISTORY abc",
+      "HISTORY 1.5",
+      "HISTORY 5 6",
+      "HISTORY 1e2",
+      "HISTORY 9999999999999999",
+    ]
+  ) {
+    check(bad, usage);
+  }
+});
+
+Deno.test("HISTORY SINCE id, in any case; malformed SINCE is a usage error", () => {
+  check("HISTORY SINCE 12", { cmd: "history-since", id: 12 });
+  check("history since 0", { cmd: "history-since", id: 0 });
+  check("/History Since   7", { cmd: "history-since", id: 7 });
+  const usage: Command = { cmd: "usage", usage: USAGE.history };
+  for (
+    const bad of [
+      "HISTORY SINCE",
+      "HISTORY SINCE abc",
+      "HISTORY SINCE -3",
+      "HISTORY SINCE 1 2",
+      "HISTORY AFTER 3",
+    ]
+  ) {
+    check(bad, usage);
+  }
+});
+
+Deno.test("a '/' with an unknown word is unknown; without '/' it is text", () => {
+  check("/foo", { cmd: "unknown", word: "/foo" });
+  check("/foo bar baz", { cmd: "unknown", word: "/foo" });
+  check("/NICK bob", { cmd: "unknown", word: "/NICK" });
+  check("/", { cmd: "unknown", word: "/" });
+  check("//join dev", { cmd: "unknown", word: "//join" });
+  check("/me waves", { cmd: "unknown", word: "/me" });
+  check("foo bar", { cmd: "say", text: "foo bar" });
+});
+
+Deno.test("empty and whitespace-only lines are empty", () => {
+  for (const blank of ["", " ", "   ", "\t", "\r", " \t \r"]) check(blank, { cmd: "empty" });
+});
+
+Deno.test("odd input: control characters and Unicode spaces", () => {
+  // NUL is not whitespace: it is text, or an unknown word after '/'.
+  check("\u0000", { cmd: "say", text: "\u0000" });
+  check("/\u0000", { cmd: "unknown", word: "/\u0000" });
+  // Unicode line and paragraph separators and NBSP are whitespace to trim and to split on.
+  check("JOIN \u2028", { cmd: "usage", usage: USAGE.join });
+  check("\u00a0PING\u00a0", { cmd: "ping" });
+  check("DM\u00a0bob\u00a0hi", { cmd: "dm", to: "bob", text: "hi" });
+  check("😀", { cmd: "say", text: "😀" });
+  check("/😀", { cmd: "unknown", word: "/😀" });
+});
+
+Deno.test("oneLine replaces every kind of line break with a space", () => {
+  assert.equal(oneLine("a\nb"), "a b");
+  assert.equal(oneLine("a\r\nb"), "a b", "CRLF is one break, one space");
+  assert.equal(oneLine("a\rb"), "a b");
+  assert.equal(oneLine("a\u2028b\u2029c"), "a b c");
+  assert.equal(oneLine("a\n\nb"), "a  b");
+  assert.equal(oneLine("no breaks"), "no breaks");
+  assert.equal(oneLine(""), "");
+  assert.ok(!/[\r\n]/.test(oneLine("MSG x\nINFO forged\r\nDM y")));
+});
+
+const message: ChatMessage = { room: "lobby", id: 7, time: 0, from: "alice", text: "hi there", conn: "c_1" };
+const direct: DirectMessage = { id: 1, time: 0, from: "alice", to: "bob", text: "psst", conn: "c_1" };
+
+function render(event: ChatEvent): string | null {
+  const frame = commandCodec.encode(event);
+  if (frame === null) return null;
+  assert.ok(frame instanceof Uint8Array, "TCP frames are bytes");
+  return decoder.decode(frame);
+}
+
+Deno.test("commandCodec renders each event kind as one protocol line", () => {
+  assert.equal(render({ kind: "message", message }), "MSG alice hi there\n");
+  assert.equal(render({ kind: "dm", message: direct }), "DM alice psst\n");
+  assert.equal(render({ kind: "join", room: "lobby", name: "bob", conn: "c_2" }), "INFO bob joined\n");
+  assert.equal(
+    render({ kind: "leave", room: "lobby", name: "bob", conn: "c_2", reason: "left" }),
+    "INFO bob left\n",
+  );
+  assert.equal(
+    render({ kind: "leave", room: "lobby", name: "bob", conn: "c_2", reason: "disconnected" }),
+    "INFO bob disconnected\n",
+  );
+  assert.equal(render({ kind: "notice", code: "history-gap", text: "history-gap" }), "INFO history-gap\n");
+  assert.equal(render({ kind: "shutdown" }), "INFO server shutting down\n");
+});
+
+Deno.test("commandCodec has nothing to say about user lists and typing", () => {
+  assert.equal(render({ kind: "users", room: "lobby", users: [{ name: "alice", tag: null }] }), null);
+  assert.equal(render({ kind: "typing", room: "lobby", name: "alice" }), null);
+});
+
+Deno.test("commandCodec never lets text forge a line", () => {
+  const forged = render({ kind: "message", message: { ...message, text: "hi\nINFO server shutting down" } });
+  assert.equal(forged, "MSG alice hi INFO server shutting down\n");
+  assert.equal(
+    render({ kind: "dm", message: { ...direct, text: "a\r\nDM admin b" } }),
+    "DM alice a DM admin b\n",
+  );
+  assert.equal(render({ kind: "notice", code: "x", text: "one\ntwo" }), "INFO one two\n");
+});
+
+Deno.test("commandCodec: name and echo (the sender never hears itself)", () => {
+  assert.equal(commandCodec.name, "tcp");
+  assert.equal(commandCodec.echo.size, 0);
+  for (const kind of ["message", "dm", "join", "leave"] as const) assert.ok(!commandCodec.echo.has(kind));
+});
+
+Deno.test("line() adds one LF and encodes UTF-8; HELP lines are INFO lines", () => {
+  assert.deepEqual([...line("é")], [0xc3, 0xa9, 0x0a]);
+  assert.equal(decoder.decode(line("PONG")), "PONG\n");
+  assert.ok(HELP_LINES.length > 0);
+  for (const help of HELP_LINES) {
+    assert.ok(help.startsWith("INFO "), help);
+    assert.ok(!/[\r\n]/.test(help));
+  }
+  const all = HELP_LINES.join("\n");
+  for (
+    const word of ["LOGIN", "MSG", "DM", "JOIN", "LEAVE", "WHO", "ROOMS", "HISTORY", "PING", "HELP", "QUIT"]
+  ) {
+    assert.ok(all.includes(word), `HELP mentions ${word}`);
+  }
+});

@@ -1,0 +1,191 @@
+/** The MaChat TCP dialect: finding the end of the handshake, parsing it, and rendering events. */
+
+import assert from "node:assert/strict";
+import type { ChatEvent, ChatMessage, DirectMessage } from "../src/model.ts";
+import {
+  BAD_HANDSHAKE,
+  handshakeEnd,
+  machatCodec,
+  MAX_HANDSHAKE,
+  parseHandshake,
+} from "../src/tcp/machat.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function end(text: string): number {
+  return handshakeEnd(encoder.encode(text));
+}
+
+Deno.test("handshakeEnd finds the index just after the closing brace", () => {
+  const hello = '{"name":"alice","room":"dev"}';
+  assert.equal(end(hello), hello.length);
+  // Bytes after the object are the first message line; they are not part of the handshake.
+  assert.equal(end(hello + "hello everyone\n"), hello.length);
+  assert.equal(end(hello + "{}"), hello.length, "a second object is not swallowed");
+  assert.equal(end("{}"), 2);
+});
+
+Deno.test("handshakeEnd skips leading blanks and counts bytes, not characters", () => {
+  assert.equal(end(' \r\n\t{"name":"a","room":"b"}x'), 4 + '{"name":"a","room":"b"}'.length);
+  const withAccents = '{"name":"Zoë","room":"café"}';
+  assert.equal(end(withAccents + "tail"), encoder.encode(withAccents).length);
+  assert.notEqual(encoder.encode(withAccents).length, withAccents.length);
+});
+
+Deno.test("handshakeEnd ignores braces inside strings", () => {
+  const tricky = '{"name":"}{","room":"{{}}"}';
+  assert.equal(end(tricky + "msg"), tricky.length);
+  const closeOnly = '{"name":"}","room":"r"}';
+  assert.equal(end(closeOnly), closeOnly.length);
+});
+
+Deno.test("handshakeEnd follows escapes inside strings", () => {
+  // The name is `a"}`: the escaped quote does not end the string, so the `}` after it is text.
+  const escapedQuote = String.raw`{"name":"a\"}","room":"r"}`;
+  assert.equal(end(escapedQuote + "rest"), escapedQuote.length);
+  assert.deepEqual(parseHandshake(escapedQuote), { name: 'a"}', room: "r" });
+  // The name is `a\`: an escaped backslash, then the string really ends.
+  const escapedBackslash = String.raw`{"name":"a\\","room":"r"}`;
+  assert.equal(end(escapedBackslash + "rest"), escapedBackslash.length);
+  assert.deepEqual(parseHandshake(escapedBackslash), { name: "a\\", room: "r" });
+  // A unicode escape of a brace stays text.
+  const unicode = String.raw`{"name":"\u007d","room":"r"}`;
+  assert.equal(end(unicode), unicode.length);
+});
+
+Deno.test("handshakeEnd handles nested objects", () => {
+  const nested = '{"name":"a","room":"b","meta":{"x":{"y":1}},"z":[{}]}';
+  assert.equal(end(nested + "\nnext"), nested.length);
+});
+
+Deno.test("handshakeEnd returns -1 while the object is incomplete", () => {
+  for (
+    const partial of [
+      "",
+      "   ",
+      "{",
+      '{"name":"alice"',
+      '{"name":"alice","room":"dev"',
+      '{"name":"}',
+      '{"name":"a\\"}',
+      '{"meta":{"x":1}',
+    ]
+  ) {
+    assert.equal(end(partial), -1, JSON.stringify(partial));
+  }
+});
+
+Deno.test("handshakeEnd completes when the rest arrives (prefix of a whole object)", () => {
+  const whole = encoder.encode('{"name":"b}ob","room":"#dev"}hi\n');
+  const stop = handshakeEnd(whole);
+  assert.equal(decoder.decode(whole.subarray(0, stop)), '{"name":"b}ob","room":"#dev"}');
+  for (let cut = 0; cut < stop; cut++) {
+    assert.equal(handshakeEnd(whole.subarray(0, cut)), -1, `cut at ${cut}`);
+  }
+  assert.ok(MAX_HANDSHAKE >= 1024, "a handshake has room for long names in any script");
+});
+
+Deno.test("parseHandshake reads name and room, trimming them", () => {
+  assert.deepEqual(parseHandshake('{"name":"alice","room":"dev"}'), { name: "alice", room: "dev" });
+  assert.deepEqual(parseHandshake('  {"room":"#dev", "name":" bob "}  '), { name: "bob", room: "#dev" });
+  assert.deepEqual(parseHandshake('{"name":"a","room":"b","extra":[1,2],"n":null}'), {
+    name: "a",
+    room: "b",
+  });
+  // Empty strings are strings: validity is the hub's decision, not the parser's.
+  assert.deepEqual(parseHandshake('{"name":"","room":""}'), { name: "", room: "" });
+});
+
+Deno.test("parseHandshake refuses missing fields", () => {
+  for (const text of ['{"name":"alice"}', '{"room":"dev"}', "{}", '{"Name":"alice","Room":"dev"}']) {
+    assert.equal(parseHandshake(text), null, text);
+  }
+});
+
+Deno.test("parseHandshake refuses non-string fields", () => {
+  for (
+    const text of [
+      '{"name":1,"room":"dev"}',
+      '{"name":"alice","room":2}',
+      '{"name":null,"room":"dev"}',
+      '{"name":["alice"],"room":"dev"}',
+      '{"name":{"first":"alice"},"room":"dev"}',
+      '{"name":true,"room":"dev"}',
+    ]
+  ) {
+    assert.equal(parseHandshake(text), null, text);
+  }
+});
+
+Deno.test("parseHandshake refuses arrays and other JSON values", () => {
+  for (
+    const text of ['["alice","dev"]', '[{"name":"alice","room":"dev"}]', "null", '"alice"', "42", "true"]
+  ) {
+    assert.equal(parseHandshake(text), null, text);
+  }
+});
+
+Deno.test("parseHandshake refuses text that is not JSON", () => {
+  for (
+    const text of ["", "hello", "{name:'alice',room:'dev'}", '{"name":"alice","room":"dev"', '{"name":"a"}x']
+  ) {
+    assert.equal(parseHandshake(text), null, JSON.stringify(text));
+  }
+});
+
+Deno.test("BAD_HANDSHAKE is the protocol's error line", () => {
+  assert.equal(BAD_HANDSHAKE, 'ERR bad-handshake: expected {"name":"...","room":"..."}');
+});
+
+const message: ChatMessage = { room: "dev", id: 3, time: 0, from: "alice", text: "hi", conn: "c_1" };
+const direct: DirectMessage = { id: 1, time: 0, from: "bob", to: "alice", text: "psst", conn: "c_2" };
+
+function render(event: ChatEvent): string | null {
+  const frame = machatCodec.encode(event);
+  if (frame === null) return null;
+  assert.ok(frame instanceof Uint8Array);
+  return decoder.decode(frame);
+}
+
+Deno.test("machatCodec renders messages as name:text with no space", () => {
+  assert.equal(render({ kind: "message", message }), "alice:hi\n");
+  assert.equal(render({ kind: "message", message: { ...message, text: " spaced " } }), "alice: spaced \n");
+  assert.equal(
+    render({ kind: "message", message: { ...message, text: "two\nlines\r\nhere" } }),
+    "alice:two lines here\n",
+  );
+});
+
+Deno.test("machatCodec renders DMs and notices as the protocol's raw lines", () => {
+  assert.equal(render({ kind: "dm", message: direct }), "[DM] bob: psst\n");
+  assert.equal(render({ kind: "dm", message: { ...direct, text: "a\nb" } }), "[DM] bob: a b\n");
+  assert.equal(render({ kind: "join", room: "dev", name: "bob", conn: "c_2" }), "INFO bob joined\n");
+  assert.equal(
+    render({ kind: "leave", room: "dev", name: "bob", conn: "c_2", reason: "left" }),
+    "INFO bob left\n",
+  );
+  assert.equal(
+    render({ kind: "leave", room: "dev", name: "bob", conn: "c_2", reason: "disconnected" }),
+    "INFO bob left\n",
+  );
+  assert.equal(
+    render({ kind: "notice", code: "name-variant", text: "your name is alice-2 (alice is taken)" }),
+    "INFO your name is alice-2 (alice is taken)\n",
+  );
+  assert.equal(render({ kind: "notice", code: "x", text: "a\nb" }), "INFO a b\n");
+  assert.equal(render({ kind: "shutdown" }), "INFO server shutting down\n");
+});
+
+Deno.test("machatCodec ignores user lists and typing", () => {
+  assert.equal(render({ kind: "users", room: "dev", users: [{ name: "alice", tag: null }] }), null);
+  assert.equal(render({ kind: "typing", room: "dev", name: "alice" }), null);
+});
+
+Deno.test("machatCodec echoes the sender's own messages and nothing else", () => {
+  assert.equal(machatCodec.name, "machat");
+  assert.ok(machatCodec.echo.has("message"));
+  for (const kind of ["dm", "join", "leave", "typing", "users"] as const) {
+    assert.ok(!machatCodec.echo.has(kind));
+  }
+});
