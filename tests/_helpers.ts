@@ -198,7 +198,8 @@ export class Child implements AsyncDisposable {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", ...options.env },
+      // History in memory unless a test says otherwise: tests never write a database into the source tree.
+      env: { NO_COLOR: "1", HUBBUB_STORE: "memory", ...options.env },
     }).spawn();
     this.#reading = this.#read();
     void this.process.stdout.pipeTo(new WritableStream());
