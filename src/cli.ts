@@ -7,6 +7,7 @@
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { parse as parseToml } from "smol-toml";
 import denoJson from "../deno.json" with { type: "json" };
 import { checkAllowedOrigin } from "./http/origin.ts";
 
@@ -46,6 +47,20 @@ export interface Config {
   readonly allowOrigins: readonly string[];
   /** Full user lists go to a room at most this often (milliseconds). */
   readonly presenceIntervalMs: number;
+  /** Most open connections in total; 0 means unlimited. */
+  readonly maxConnections: number;
+  /** Most open connections from one IP address; 0 means unlimited. */
+  readonly maxConnectionsPerIp: number;
+  /** Inbound lines or frames per second per connection; 0 means unlimited. */
+  readonly rate: number;
+  /** How many lines or frames may arrive at once before the rate applies. */
+  readonly burst: number;
+  /** Rooms one connection may be in at once. */
+  readonly maxRooms: number;
+  /** Longest member name, in characters (at most 32, the protocol's limit). */
+  readonly maxName: number;
+  /** Longest room name, in characters (at most 64, the protocol's limit). */
+  readonly maxRoomName: number;
   /** Where history lives. */
   readonly store: StoreSpec;
   /** `full`: fsync each batch before acknowledging; `normal`: survive a crash of hubbub, not of the OS. */
@@ -76,6 +91,13 @@ export const DEFAULTS = {
   maxFrameBytes: 64 * 1024,
   allowOrigins: [],
   presenceIntervalMs: 250,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 100,
+  rate: 10,
+  burst: 30,
+  maxRooms: 50,
+  maxName: 32,
+  maxRoomName: 64,
   store: { kind: "sqlite", path: "./hubbub.db" },
   storeSync: "full",
   historyLimit: 1000,
@@ -142,6 +164,37 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
         .env("HUBBUB_PRESENCE_INTERVAL").argParser(duration).default(DEFAULTS.presenceIntervalMs, "250ms"),
     )
     .addOption(
+      new Option("--max-connections <n>", "most open connections in total; 0 = unlimited")
+        .env("HUBBUB_MAX_CONNECTIONS").argParser(integer).default(DEFAULTS.maxConnections),
+    )
+    .addOption(
+      new Option("--max-connections-per-ip <n>", "most open connections from one IP address; 0 = unlimited")
+        .env("HUBBUB_MAX_CONNECTIONS_PER_IP").argParser(integer).default(DEFAULTS.maxConnectionsPerIp),
+    )
+    .addOption(
+      new Option(
+        "--rate <n>",
+        "lines or frames per second per connection (then slowed, then dropped); 0 = off",
+      )
+        .env("HUBBUB_RATE").argParser(integer).default(DEFAULTS.rate),
+    )
+    .addOption(
+      new Option("--burst <n>", "lines or frames that may arrive at once before --rate applies")
+        .env("HUBBUB_BURST").argParser(integer).default(DEFAULTS.burst),
+    )
+    .addOption(
+      new Option("--max-rooms <n>", "rooms one connection may be in at once")
+        .env("HUBBUB_MAX_ROOMS").argParser(integer).default(DEFAULTS.maxRooms),
+    )
+    .addOption(
+      new Option("--max-name <n>", "longest member name (1-32 characters)")
+        .env("HUBBUB_MAX_NAME").argParser(bounded(1, 32)).default(DEFAULTS.maxName),
+    )
+    .addOption(
+      new Option("--max-room-name <n>", "longest room name (1-64 characters)")
+        .env("HUBBUB_MAX_ROOM_NAME").argParser(bounded(1, 64)).default(DEFAULTS.maxRoomName),
+    )
+    .addOption(
       new Option("--store <store>", "where history lives: sqlite:PATH or memory")
         .env("HUBBUB_STORE").argParser(store).default(DEFAULTS.store, "sqlite:./hubbub.db"),
     )
@@ -175,9 +228,14 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       new Option("--log-level <level>", "lowest level logged")
         .env("HUBBUB_LOG_LEVEL").choices(LOG_LEVELS).default(DEFAULTS.logLevel),
     )
+    .addOption(
+      new Option("--config <file>", "read options from a JSON or TOML file (keys are option names)")
+        .env("HUBBUB_CONFIG"),
+    )
     .addHelpText(
       "after",
-      "\nEvery option can also be set with its HUBBUB_* environment variable; flags win.\n" +
+      "\nEvery option can also be set with its HUBBUB_* environment variable or in the --config file;\n" +
+        "flags win over the environment, which wins over the file.\n" +
         "Open http://localhost:8080 in a browser, or chat from a terminal: ncat localhost 4000",
     )
     .showSuggestionAfterError(true)
@@ -192,6 +250,8 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     });
 
   try {
+    const file = configPath(argv);
+    if (file !== undefined) applyConfigFile(program, file);
     program.parse(argv as string[], { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -219,6 +279,13 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       maxFrameBytes: o.maxFrame,
       allowOrigins: o.allowOrigin,
       presenceIntervalMs: o.presenceInterval,
+      maxConnections: o.maxConnections,
+      maxConnectionsPerIp: o.maxConnectionsPerIp,
+      rate: o.rate,
+      burst: o.burst,
+      maxRooms: o.maxRooms,
+      maxName: o.maxName,
+      maxRoomName: o.maxRoomName,
       store: o.store,
       storeSync: o.storeSync,
       historyLimit: o.historyLimit,
@@ -228,6 +295,64 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       logLevel: o.logLevel,
     },
   };
+}
+
+/** The `--config` file named on the command line or in `HUBBUB_CONFIG`, read before the real parse. */
+function configPath(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") break;
+    if (arg === "--config") return argv[i + 1];
+    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+  }
+  return Deno.env.get("HUBBUB_CONFIG") || undefined;
+}
+
+/**
+ * Loads a JSON or TOML file into the program's option values with source `config`, so that the environment
+ * and flags still override them. Keys are option names (`idle-timeout`, or `idleTimeout`); values go through
+ * the same parsers as flags. Errors become commander errors: one line, exit 2.
+ */
+function applyConfigFile(program: Command, file: string): void {
+  const fail = (message: string): never =>
+    program.error(`error: config file ${file}: ${message}`, { exitCode: 2 });
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    return fail(`cannot read it (${(error as Error).message})`);
+  }
+  let values: Record<string, unknown>;
+  try {
+    values = /\.toml$/i.test(file) ? parseToml(text) : JSON.parse(text);
+  } catch (error) {
+    return fail(`cannot parse it: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (typeof values !== "object" || values === null || Array.isArray(values)) {
+    return fail("expected a table/object");
+  }
+  for (const [key, raw] of Object.entries(values)) {
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const option = program.options.find((o) => o.long === flag && flag !== "--config");
+    if (!option) return fail(`unknown option '${key}'`);
+    const items = Array.isArray(raw) ? raw : [raw];
+    let value: unknown = option.defaultValue;
+    for (const item of items) {
+      if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
+        return fail(`'${key}' must be a string or a number`);
+      }
+      const text = String(item);
+      if (option.argChoices && !option.argChoices.includes(text)) {
+        return fail(`'${key}' must be one of ${option.argChoices.join(", ")}`);
+      }
+      try {
+        value = option.parseArg ? option.parseArg(text, Array.isArray(raw) ? value : undefined) : text;
+      } catch (error) {
+        return fail(`'${key}': ${(error as Error).message}`);
+      }
+    }
+    program.setOptionValueWithSource(option.attributeName(), value, "config");
+  }
 }
 
 /** Parses `HOST:PORT`, `:PORT`, `PORT`, `[::1]:PORT` or `off`. */
@@ -258,6 +383,15 @@ export function integer(value: string): number {
     throw new InvalidArgumentError("Expected a whole number such as 0, 20 or 1000.");
   }
   return Number(value.trim());
+}
+
+/** A parser for whole numbers within `[min, max]`. */
+function bounded(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = integer(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
+    return n;
+  };
 }
 
 /** Parses a retention age: a duration, or `off` / `0` for none. */

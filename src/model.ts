@@ -90,6 +90,8 @@ export interface Session {
   send(frame: Frame): void;
   /** Fraction of the outbound bound in use, 0..1; shedding (typing) starts above 0.5. */
   pressure(): number;
+  /** Outbound bytes queued and not yet written, for metrics. */
+  queued(): number;
   /** Close the connection, telling the peer why when the dialect allows it. */
   close(reason: CloseReason): void;
 }
@@ -102,7 +104,8 @@ export type CloseReason =
   | "shutdown"
   | "login-timeout"
   | "protocol"
-  | "too-large";
+  | "too-large"
+  | "flood";
 
 /** The outcome of a hub call that can be refused, with a dialect-neutral code. */
 export type Result<T = void> =
@@ -118,6 +121,7 @@ export type ErrorCode =
   | "invalid-room"
   | "not-in-room"
   | "user-not-found"
+  | "too-many-rooms"
   | "empty-message"
   | "unavailable";
 

@@ -88,20 +88,20 @@ export function roomKey(room: string): string {
 }
 
 /** Why `name` is not a valid member name, or `null` when it is. */
-export function checkName(name: string): string | null {
+export function checkName(name: string, max: number = MAX_NAME): string | null {
   const length = [...name].length;
   if (length === 0) return "empty";
-  if (length > MAX_NAME) return `longer than ${MAX_NAME} characters`;
+  if (length > max) return `longer than ${max} characters`;
   if (!NAME_CHARS.test(name)) return "only letters, digits, '_', '-' and '.' are allowed";
   if (RESERVED.has(nameKey(name))) return "reserved";
   return null;
 }
 
 /** Why `room` is not a valid room name, or `null` when it is. */
-export function checkRoom(room: string): string | null {
+export function checkRoom(room: string, max: number = MAX_ROOM): string | null {
   const length = [...room].length;
   if (length === 0 || room === "#") return "empty";
-  if (length > MAX_ROOM) return `longer than ${MAX_ROOM} characters`;
+  if (length > max) return `longer than ${max} characters`;
   if (!ROOM_CHARS.test(room)) return "only letters, digits, '_', '-', '.' and a leading '#' are allowed";
   if (room.startsWith("@")) return "reserved";
   return null;

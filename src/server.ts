@@ -11,6 +11,8 @@ import type { Config } from "./cli.ts";
 import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
 import { SqliteStore } from "./store/sqlite.ts";
+import { Metrics } from "./metrics.ts";
+import { ConnectionGate } from "./hub/limits.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
 import { type HttpDoor, serveHttp } from "./http/server.ts";
@@ -54,12 +56,22 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   const controller = new AbortController();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   const store = options.store ?? openStore(config);
+  const metrics = new Metrics();
   const hub = new Hub({
+    metrics,
+    maxRooms: config.maxRooms,
+    maxName: config.maxName,
+    maxRoomName: config.maxRoomName,
     store,
     presenceIntervalMs: config.presenceIntervalMs,
     replayOnJoin: config.historyOnJoin,
   });
 
+  const gate = new ConnectionGate({
+    maxConnections: config.maxConnections,
+    maxPerIp: config.maxConnectionsPerIp,
+  });
+  const rate = { rate: config.rate, burst: config.burst };
   let tcp: TcpDoor | null = null;
   let http: HttpDoor | null = null;
   try {
@@ -72,6 +84,8 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
         loginTimeoutMs: config.loginTimeoutMs,
+        gate,
+        rate,
         signal: controller.signal,
       });
     http = config.http &&
@@ -83,6 +97,11 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
         allowOrigins: config.allowOrigins,
+        gate,
+        rate,
+        loginTimeoutMs: config.loginTimeoutMs,
+        // Listeners are up once we get here; readiness ends when shutdown begins.
+        ready: () => !controller.signal.aborted,
         signal: controller.signal,
       });
   } catch (error) {

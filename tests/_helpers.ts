@@ -13,6 +13,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     tcp: { hostname: "127.0.0.1", port: 0 },
     http: { hostname: "127.0.0.1", port: 0 },
     store: { kind: "memory" },
+    // Tests open many connections from one address and send fast; the abuse suite sets these limits itself.
+    rate: 0,
+    maxConnectionsPerIp: 0,
     ...overrides,
   };
 }

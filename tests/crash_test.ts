@@ -17,6 +17,9 @@ Deno.test("SIGKILL during a steady stream: every acknowledged message is in hist
     `sqlite:${dir}/chat.db`,
     "--log-format",
     "json",
+    // A steady stream well over the default rate limit: this test is about durability, not flood control.
+    "--rate",
+    "0",
   ];
   try {
     const acknowledged = new Map<number, string>();

@@ -63,6 +63,10 @@ class FakeSession implements Session {
     return this.load;
   }
 
+  queued(): number {
+    return 0;
+  }
+
   close(reason: CloseReason): void {
     this.closed.push(reason);
   }

@@ -13,7 +13,9 @@ import { accept, type Dialect, type WsContext } from "../ws/upgrade.ts";
 import type { Codec } from "../model.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
 import { originAllowed } from "./origin.ts";
-import { servePage } from "./assets.ts";
+import { renderPrometheus, type Sample } from "../metrics.ts";
+import type { ConnectionGate } from "../hub/limits.ts";
+import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
 
 /** Options of {@linkcode createHandler}. */
 export interface HandlerOptions extends WsContext {
@@ -21,9 +23,15 @@ export interface HandlerOptions extends WsContext {
   readonly allowOrigins: readonly string[];
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready?: () => boolean;
+  /** Counts connections across doors; WebSocket upgrades over the limits get 503. */
+  readonly gate?: ConnectionGate;
 }
 
-type Handle = (request: Request, params: Record<string, string | undefined>) => Response | Promise<Response>;
+type Handle = (
+  request: Request,
+  params: Record<string, string | undefined>,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 interface Route {
   readonly pattern: URLPattern;
@@ -36,7 +44,7 @@ const MAX_PAGE = 1000;
 /** A request handler with a `close()` that stops its timers. */
 export interface HttpHandler {
   /** Handles one request. */
-  (request: Request): Promise<Response>;
+  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
   /** Stops background work (goChat's pings). */
   close(): void;
 }
@@ -47,7 +55,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
   const pinger = new GoChatPinger();
 
   const upgrade =
-    (dialect: (request: Request) => Dialect & { readonly codec: Codec }): Handle => (request) => {
+    (dialect: (request: Request) => Dialect & { readonly codec: Codec }): Handle => (request, _, info) => {
       if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
         throw new HttpError(426, "upgrade-required", "Expected a WebSocket upgrade", {
           upgrade: "websocket",
@@ -56,19 +64,34 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       if (!originAllowed(request, options.allowOrigins)) {
         throw new HttpError(403, "forbidden-origin", "Origin not allowed (see --allow-origin)");
       }
-      return accept(request, options, dialect(request));
+      const ip = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
+      const ticket = options.gate?.admit(ip) ?? { ok: true, release: () => {} };
+      if (!ticket.ok) {
+        throw new HttpError(503, ticket.reason, `Cannot connect: ${ticket.reason}`, { "retry-after": "5" });
+      }
+      try {
+        return accept(request, options, dialect(request), ticket.release);
+      } catch (error) {
+        ticket.release();
+        throw error;
+      }
     };
 
   const routes: Route[] = [
     route("/", { GET: (request) => servePage(request) }),
-    route("/healthz", { GET: () => new Response("ok\n", { headers: { "content-type": "text/plain" } }) }),
+    ...ASSET_PATHS.map((path) => route(path, { GET: (request) => serveAsset(request) })),
+    route("/healthz", { GET: () => text("ok\n") }),
+    route("/readyz", {
+      GET: () => (options.ready?.() ?? true) ? text("ready\n") : text("not ready\n", 503),
+    }),
+    route("/metrics", { GET: () => text(metricsText(hub), 200, "text/plain; version=0.0.4; charset=utf-8") }),
     route("/ws", { GET: upgrade(() => gobanter) }),
     route("/mychat", { GET: upgrade(() => machatWs) }),
     route("/joinRoom", {
-      GET: (request) => {
+      GET: (request, _, info) => {
         const query = parseQuery(new URL(request.url));
         if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot join: ${query}`);
-        return upgrade(() => gochat(query, pinger))(request, {});
+        return upgrade(() => gochat(query, pinger))(request, {}, info);
       },
     }),
     route("/makeRoom", {
@@ -111,7 +134,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
     }),
   ];
 
-  const handler = async (request: Request): Promise<Response> => {
+  const handler = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
     const url = new URL(request.url);
     const api = url.pathname.startsWith("/api/");
     try {
@@ -124,7 +147,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
             allow: Object.keys(methods).join(", "),
           });
         }
-        return await handle(request, match.pathname.groups);
+        return await handle(request, match.pathname.groups, info);
       }
       throw new HttpError(404, "not-found", `Not found: ${url.pathname}`);
     } catch (error) {
@@ -133,6 +156,82 @@ export function createHandler(options: HandlerOptions): HttpHandler {
     }
   };
   return Object.assign(handler, { close: () => pinger.stop() });
+}
+
+function text(body: string, status = 200, type = "text/plain; charset=utf-8"): Response {
+  return new Response(body, { status, headers: { "content-type": type } });
+}
+
+function metricsText(hub: HandlerOptions["hub"]): string {
+  const m = hub.metrics;
+  const g = hub.gauges();
+  return renderPrometheus([
+    {
+      name: "hubbub_connections",
+      type: "gauge",
+      help: "Open connections by dialect.",
+      samples: [...g.connections].map(([dialect, value]) => ({
+        name: "hubbub_connections",
+        labels: { dialect },
+        value,
+      })),
+    },
+    {
+      name: "hubbub_rooms",
+      type: "gauge",
+      help: "Rooms in memory.",
+      samples: [sample("hubbub_rooms", g.rooms)],
+    },
+    {
+      name: "hubbub_members",
+      type: "gauge",
+      help: "Distinct logged-in names.",
+      samples: [sample("hubbub_members", g.members)],
+    },
+    {
+      name: "hubbub_queued_bytes",
+      type: "gauge",
+      help: "Outbound bytes queued across all connections.",
+      samples: [sample("hubbub_queued_bytes", g.queuedBytes)],
+    },
+    {
+      name: "hubbub_messages_in_total",
+      type: "counter",
+      help: "Messages accepted and stored, by kind.",
+      samples: [
+        { name: "hubbub_messages_in_total", labels: { kind: "room" }, value: m.messagesIn },
+        { name: "hubbub_messages_in_total", labels: { kind: "direct" }, value: m.directsIn },
+      ],
+    },
+    {
+      name: "hubbub_frames_out_total",
+      type: "counter",
+      help: "Frames handed to connections (one per recipient).",
+      samples: [sample("hubbub_frames_out_total", m.framesOut)],
+    },
+    {
+      name: "hubbub_slow_readers_dropped_total",
+      type: "counter",
+      help: "Connections dropped because they did not read.",
+      samples: [sample("hubbub_slow_readers_dropped_total", m.slowReadersDropped)],
+    },
+    {
+      name: "hubbub_store_failures_total",
+      type: "counter",
+      help: "Messages refused because the store failed.",
+      samples: [sample("hubbub_store_failures_total", m.storeFailures)],
+    },
+    {
+      name: "hubbub_store_append_seconds",
+      type: "histogram",
+      help: "Time from append to durable.",
+      samples: m.storeLatency.render("hubbub_store_append_seconds"),
+    },
+  ]);
+}
+
+function sample(name: string, value: number): Sample {
+  return { name, value };
 }
 
 function route(pathname: string, methods: Record<string, Handle>): Route {

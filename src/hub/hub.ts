@@ -22,6 +22,7 @@ import type {
 import { fail, ok } from "../model.ts";
 import { checkName, checkRoom, nameKey, nameVariant, roomKey } from "../names.ts";
 import type { Range, RangeOptions, Store } from "../store/store.ts";
+import { Metrics } from "../metrics.ts";
 
 const log = getLogger(["hubbub", "hub"]);
 
@@ -35,6 +36,14 @@ export interface HubOptions {
   readonly typingIntervalMs?: number;
   /** Messages replayed to a member joining with `replay` (goChat, MaChat); 0 turns replay off. */
   readonly replayOnJoin?: number;
+  /** Where counters go; a private instance when not given. */
+  readonly metrics?: Metrics;
+  /** Rooms one connection may be in at once (default 50). */
+  readonly maxRooms?: number;
+  /** Longest member name (default and most: 32). */
+  readonly maxName?: number;
+  /** Longest room name (default and most: 64). */
+  readonly maxRoomName?: number;
 }
 
 /** Options of {@linkcode Hub.login}. */
@@ -138,6 +147,10 @@ export class Hub {
   #presenceIntervalMs: number;
   #typingIntervalMs: number;
   #replayOnJoin: number;
+  readonly #metrics: Metrics;
+  readonly #maxRooms: number;
+  readonly #maxName: number;
+  readonly #maxRoomName: number;
   #closed = false;
 
   /** Creates a hub over a store. */
@@ -146,6 +159,10 @@ export class Hub {
     this.#presenceIntervalMs = options.presenceIntervalMs ?? 250;
     this.#typingIntervalMs = options.typingIntervalMs ?? 3000;
     this.#replayOnJoin = options.replayOnJoin ?? 20;
+    this.#metrics = options.metrics ?? new Metrics();
+    this.#maxRooms = options.maxRooms ?? 50;
+    this.#maxName = options.maxName ?? 32;
+    this.#maxRoomName = options.maxRoomName ?? 64;
   }
 
   /** Registers a new connection. */
@@ -160,10 +177,27 @@ export class Hub {
     return this.#clients.size;
   }
 
+  /** The counters this hub bumps. */
+  get metrics(): Metrics {
+    return this.#metrics;
+  }
+
+  /** Gauges for `/metrics`, read now: connections by dialect, rooms, members, queued bytes. */
+  gauges(): { connections: Map<string, number>; rooms: number; members: number; queuedBytes: number } {
+    const connections = new Map<string, number>();
+    let queuedBytes = 0;
+    for (const client of this.#clients) {
+      const name = client.session.codec.name;
+      connections.set(name, (connections.get(name) ?? 0) + 1);
+      queuedBytes += client.session.queued();
+    }
+    return { connections, rooms: this.#rooms.size, members: this.#members.size, queuedBytes };
+  }
+
   /** Claims a name for a connection; refused when invalid or taken (unless `variant` is set). */
   login(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
     if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
-    const why = checkName(wanted);
+    const why = checkName(wanted, this.#maxName);
     if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
     const token = options.token || null;
     let name = wanted;
@@ -198,7 +232,7 @@ export class Hub {
   rename(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
     if (client.name === null) return this.login(client, wanted, options);
     if (wanted === client.name) return ok(client.name);
-    const why = checkName(wanted);
+    const why = checkName(wanted, this.#maxName);
     if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
     const token = options.token ?? this.#members.get(client.key!)?.token ?? null;
     // Changing only the case keeps the key: still this member's name.
@@ -213,7 +247,7 @@ export class Hub {
 
   /** Whether a name is free for a connection holding `token`. */
   isFree(name: string, token: string | null = null): boolean {
-    return checkName(name) === null && this.#canTake(name, token);
+    return checkName(name, this.#maxName) === null && this.#canTake(name, token);
   }
 
   #canTake(name: string, token: string | null): boolean {
@@ -223,13 +257,16 @@ export class Hub {
 
   /** Enters a room (created on first join) and makes it current. Joining a room one is in only makes it current. */
   join(client: Client, roomName: string, options: JoinOptions = {}): Result<string> {
-    const why = checkRoom(roomName);
+    const why = checkRoom(roomName, this.#maxRoomName);
     if (why) return fail("invalid-room", `'${roomName}' is not a valid room: ${why}`);
     const key = roomKey(roomName);
     const existing = client.rooms.get(key);
     if (existing) {
       client.current = existing;
       return ok(existing.name);
+    }
+    if (client.rooms.size >= this.#maxRooms) {
+      return fail("too-many-rooms", `Cannot join more than ${this.#maxRooms} rooms; leave one first`);
     }
     let room = this.#rooms.get(key);
     if (!room) {
@@ -249,6 +286,22 @@ export class Hub {
     if (client.key !== null) this.#addName(room, client);
     if (options.replay && this.#replayOnJoin > 0) this.#replay(client, room);
     return ok(room.name);
+  }
+
+  /**
+   * Moves a one-room connection (the TCP command dialect) to another room: it leaves the room it was in,
+   * then joins this one. A bad room name is refused and leaves the connection where it was.
+   */
+  move(client: Client, roomName: string): Result<string> {
+    const why = checkRoom(roomName, this.#maxRoomName);
+    if (why) return fail("invalid-room", `'${roomName}' is not a valid room: ${why}`);
+    const target = client.rooms.get(roomKey(roomName));
+    if (target) {
+      client.current = target;
+      return ok(target.name);
+    }
+    for (const room of [...client.rooms.values()]) this.#leaveRoom(client, room, "left");
+    return this.join(client, roomName);
   }
 
   /**
@@ -367,6 +420,7 @@ export class Hub {
     }
     if (text.trim() === "") return fail("empty-message", "Empty message");
     let message: ChatMessage;
+    const started = performance.now();
     try {
       message = await this.#store.append({
         room: room.name,
@@ -377,10 +431,14 @@ export class Hub {
         ...(options.tag === undefined ? {} : { tag: options.tag }),
       });
     } catch (error) {
+      this.#metrics.storeFailures++;
       log.error("store append failed: {error}", { error: String(error), room: room.name });
       return fail("unavailable", "Cannot store the message right now; it was not sent");
     }
-    log.debug("msg", { room: room.name, id: message.id, name: client.name, conn: client.session.id });
+    this.#metrics.storeLatency.observe((performance.now() - started) / 1000);
+    this.#metrics.messagesIn++;
+    // Never the text at info level: logs are not a place for people's conversations.
+    log.info("msg", { room: room.name, id: message.id, name: client.name, conn: client.session.id });
     // The room may have emptied while the store worked; the message is in history all the same.
     const live = this.#rooms.get(room.key);
     if (live) this.#fanout(live.clients, { kind: "message", message }, client);
@@ -394,6 +452,7 @@ export class Hub {
     if (!target) return fail("user-not-found", `User '${to}' not found or offline`);
     if (text.trim() === "") return fail("empty-message", "Empty message");
     let message: DirectMessage;
+    const started = performance.now();
     try {
       message = await this.#store.appendDirect({
         time: Date.now(),
@@ -403,10 +462,13 @@ export class Hub {
         conn: client.session.id,
       });
     } catch (error) {
+      this.#metrics.storeFailures++;
       log.error("store append failed: {error}", { error: String(error) });
       return fail("unavailable", "Cannot store the message right now; it was not sent");
     }
-    log.debug("dm", { name: client.name, conn: client.session.id });
+    this.#metrics.storeLatency.observe((performance.now() - started) / 1000);
+    this.#metrics.directsIn++;
+    log.info("dm", { name: client.name, conn: client.session.id });
     const event: ChatEvent = { kind: "dm", message };
     const sender = this.#members.get(client.key!);
     const recipients = new Set([...target.clients, ...(sender?.clients ?? [])]);
@@ -498,6 +560,7 @@ export class Hub {
     let lastCodec: Codec | undefined;
     let lastFrame: Frame | null = null;
     let cache: Map<Codec, Frame | null> | undefined;
+    let sent = 0;
     for (const client of targets) {
       const codec = client.session.codec;
       if (client === origin && !codec.echo.has(event.kind)) continue;
@@ -519,8 +582,12 @@ export class Hub {
         lastCodec = codec;
         lastFrame = frame;
       }
-      if (frame !== null) client.session.send(frame);
+      if (frame !== null) {
+        client.session.send(frame);
+        sent++;
+      }
     }
+    this.#metrics.framesOut += sent;
   }
 }
 

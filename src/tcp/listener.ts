@@ -11,11 +11,12 @@ import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
 import type { CloseReason, Codec, Frame, Result, Session } from "../model.ts";
 import { newConnectionId } from "../model.ts";
-import { DEFAULT_ROOM, roomKey } from "../names.ts";
+import { DEFAULT_ROOM } from "../names.ts";
 import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
 import { concat, type Line, LineFramer } from "./lines.ts";
 import { SlowReaderGuard } from "../hub/backpressure.ts";
+import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
 import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
 
 const log = getLogger(["hubbub", "tcp"]);
@@ -38,6 +39,10 @@ export interface TcpOptions {
   readonly loginTimeoutMs: number;
   /** Aborting it stops accepting; the hub's shutdown closes the connections. */
   readonly signal: AbortSignal;
+  /** Counts connections across doors and refuses those over the limits. */
+  readonly gate: ConnectionGate;
+  /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
+  readonly rate: { readonly rate: number; readonly burst: number };
 }
 
 /** A running TCP door. */
@@ -78,9 +83,15 @@ export function serveTcp(options: TcpOptions): TcpDoor {
   async function accept(): Promise<void> {
     try {
       for await (const conn of listener) {
+        const ticket = options.gate.admit((conn.remoteAddr as Deno.NetAddr).hostname);
+        if (!ticket.ok) {
+          refuse(conn, ticket.reason);
+          continue;
+        }
         const connection = new TcpConnection(conn, options);
         connections.add(connection);
         const done = connection.run().finally(() => {
+          ticket.release();
           connections.delete(connection);
           handlers.delete(done);
         });
@@ -95,6 +106,18 @@ export function serveTcp(options: TcpOptions): TcpDoor {
   }
 
   return { addr: listener.addr, finished: accept() };
+}
+
+/** Tells a connection over the limits why, without waiting on it, and closes it. */
+function refuse(conn: Deno.TcpConn, reason: string): void {
+  log.warn("connection refused: {reason}", { reason, remote: (conn.remoteAddr as Deno.NetAddr).hostname });
+  conn.write(line(`ERR ${reason}`)).catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch {
+      // Already gone.
+    }
+  });
 }
 
 /** The outbound side of one TCP connection: a byte-bounded queue drained by one writer. */
@@ -128,8 +151,8 @@ export class TcpSession implements Session {
     });
   }
 
-  /** Bytes waiting to be written. */
-  get queued(): number {
+  /** {@inheritDoc Session.queued} */
+  queued(): number {
     return this.#queued;
   }
 
@@ -210,6 +233,7 @@ class TcpConnection {
   readonly #session: TcpSession;
   readonly #client: Client;
   readonly #framer: LineFramer;
+  readonly #bucket: TokenBucket;
   readonly #inFlight = new Set<Promise<unknown>>();
   #phase: Phase = "sniff";
   #handshake: Uint8Array[] = [];
@@ -225,11 +249,15 @@ class TcpConnection {
     this.#options = options;
     this.#hub = options.hub;
     this.#framer = new LineFramer({ maxLength: options.maxLineBytes });
+    this.#bucket = new TokenBucket(options.rate);
     this.#session = new TcpSession(conn, {
       maxQueueBytes: options.maxQueueBytes,
       onClose: (reason) => {
         this.#closeReason ??= reason;
-        if (reason === "slow-reader") log.warn("slow reader dropped", { conn: this.#session.id });
+        if (reason === "slow-reader") {
+          this.#hub.metrics.slowReadersDropped++;
+          log.warn("slow reader dropped", { conn: this.#session.id });
+        }
       },
     });
     this.#client = this.#hub.connect(this.#session);
@@ -320,11 +348,31 @@ class TcpConnection {
     frame({ enqueue: (item) => lines.push(item) });
     for (const item of lines) {
       if (this.#closeReason !== null) return;
+      if ("text" in item && item.text.trim() === "") continue;
+      if (!(await this.#admitLine())) return;
       if ("error" in item) {
         this.#session.send(line(`ERR ${item.error === "too-long" ? "line-too-long" : "invalid-utf8"}`));
       } else if (this.#machat) this.#machatLine(item.text);
       else await this.#command(parseCommand(item.text));
     }
+  }
+
+  /**
+   * The rate limit, IRC style: over the limit a line waits (fakelag: reading pauses, the client is slowed),
+   * the client is told once per episode, and one limited for too long is disconnected.
+   */
+  async #admitLine(): Promise<boolean> {
+    const verdict = this.#bucket.take();
+    if (verdict.kind === "ok") return true;
+    if (verdict.kind === "flood") {
+      this.#session.send(line("ERR flood: too many lines for too long, disconnecting"));
+      this.#end("flood");
+      return false;
+    }
+    if (verdict.first) this.#session.send(line("ERR rate-limited: slow down"));
+    await new Promise((resolve) => setTimeout(resolve, verdict.waitMs));
+    this.#bucket.spendAfterWait();
+    return this.#closeReason === null;
   }
 
   #acceptHandshake(bytes: Uint8Array): boolean {
@@ -448,14 +496,8 @@ class TcpConnection {
 
   /** Command clients are in one room at a time: joining one leaves the other. */
   #switchRoom(room: string): void {
-    const previous = this.#client.room;
-    // Join first: a bad name is refused and leaves the member where it was.
-    const joined = this.#hub.join(this.#client, room);
-    if (!joined.ok) return this.#reply(`ERR ${joined.code}`);
-    if (previous !== null && roomKey(previous) !== roomKey(joined.value)) {
-      this.#hub.leave(this.#client, previous);
-    }
-    this.#reply("OK");
+    const moved = this.#hub.move(this.#client, room);
+    this.#reply(moved.ok ? "OK" : `ERR ${moved.code}`);
   }
 }
 

@@ -269,6 +269,10 @@ export const gobanter: Dialect & { readonly codec: Codec } = {
   tooLarge(connection) {
     sendError(connection, "too-large", "Frame too large");
   },
+
+  limited(connection) {
+    sendError(connection, "rate-limited", "Slow down: too many messages; this one was not sent");
+  },
 };
 
 function documentedAction(connection: WsConnection, action: string, p: Record<string, unknown>): void {

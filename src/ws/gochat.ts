@@ -203,6 +203,9 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
     tooLarge(connection) {
       connection.session.send(sysFrame("error: frame too large"));
     },
+    limited(connection) {
+      connection.session.send(sysFrame("error: slow down, too many messages; this one was not sent"));
+    },
   };
 }
 

@@ -68,4 +68,10 @@ export const machatWs: Dialect & { readonly codec: Codec } = {
   tooLarge(connection) {
     connection.session.send("ERR frame-too-large\n");
   },
+  limited(connection) {
+    connection.session.send("ERR rate-limited\n");
+  },
+  awaitingHandshake(connection) {
+    return connection.client.name === null;
+  },
 };

@@ -22,6 +22,7 @@ const CLOSE: Record<CloseReason, readonly [number, string]> = {
   "login-timeout": [1008, "no handshake in time"],
   protocol: [1008, "protocol error"],
   "too-large": [1009, "frame too large"],
+  flood: [1008, "flooding: too many messages for too long"],
 };
 
 /** Options of {@linkcode WsSession}. */
@@ -79,6 +80,11 @@ export class WsSession implements Session {
   /** {@inheritDoc Session.pressure} */
   pressure(): number {
     return this.#socket.bufferedAmount / this.#max;
+  }
+
+  /** {@inheritDoc Session.queued} */
+  queued(): number {
+    return this.#socket.bufferedAmount;
   }
 
   /** {@inheritDoc Session.close} */

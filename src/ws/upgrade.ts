@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
 import { tooLarge, WsSession } from "./session.ts";
+import { TokenBucket } from "../hub/limits.ts";
 
 const log = getLogger(["hubbub", "ws"]);
 
@@ -22,6 +23,10 @@ export interface WsContext {
   readonly maxQueueBytes: number;
   /** Heartbeat: a peer that answers no ping for this long is closed (milliseconds). */
   readonly idleTimeoutMs: number;
+  /** Inbound frame rate per connection (frames per second; 0 = unlimited) and burst. */
+  readonly rate?: { readonly rate: number; readonly burst: number };
+  /** Close a connection that has not finished its handshake after this long (milliseconds). */
+  readonly loginTimeoutMs?: number;
 }
 
 /** One open WebSocket connection as a dialect sees it. */
@@ -44,15 +49,23 @@ export interface Dialect {
   binary(connection: WsConnection, data: Uint8Array): void;
   /** Called before a too-large frame closes the connection (1009), to say so in the dialect. */
   tooLarge(connection: WsConnection): void;
+  /** A frame refused by the rate limit: say so in the dialect (it was not processed, nothing was sent). */
+  limited(connection: WsConnection): void;
+  /** Whether the connection still owes its handshake (MaChat); such connections meet the login deadline. */
+  awaitingHandshake?(connection: WsConnection): boolean;
   /** Called once the socket has closed and the hub has let the connection go. */
   close?(connection: WsConnection): void;
 }
 
-/** Upgrades `request` and runs `dialect` on the socket. The caller has checked method, origin and query. */
+/**
+ * Upgrades `request` and runs `dialect` on the socket. The caller has checked method, origin and query, and
+ * admitted the connection; `release` runs once when it ends.
+ */
 export function accept(
   request: Request,
   context: WsContext,
   dialect: Dialect & { readonly codec: WsSession["codec"] },
+  release: () => void = () => {},
 ): Response {
   // Deno pings and closes a peer that does not answer within idleTimeout: the WebSocket heartbeat.
   const { socket, response } = Deno.upgradeWebSocket(request, {
@@ -60,12 +73,17 @@ export function accept(
   });
   socket.binaryType = "arraybuffer";
   let connection: WsConnection | null = null;
+  const bucket = new TokenBucket(context.rate ?? { rate: 0, burst: 1 });
+  let deadline: ReturnType<typeof setTimeout> | undefined;
   const session = new WsSession(socket, {
     codec: dialect.codec,
     maxQueueBytes: context.maxQueueBytes,
     onClose: () => {
+      clearTimeout(deadline);
+      release();
       if (!connection) return;
       const c = connection;
+      if (session.closeReason === "slow-reader") context.hub.metrics.slowReadersDropped++;
       context.hub.disconnect(c.client);
       if (dialect.close) guard(() => dialect.close!(c));
       log.info("disconnect", { conn: session.id, reason: session.closeReason ?? "peer" });
@@ -77,6 +95,12 @@ export function accept(
     connection = { hub: context.hub, client: context.hub.connect(session), session };
     log.info("connect", { conn: session.id, codec: dialect.codec.name });
     guard(() => dialect.open(connection!));
+    if (dialect.awaitingHandshake && context.loginTimeoutMs) {
+      const c = connection;
+      deadline = setTimeout(() => {
+        if (dialect.awaitingHandshake!(c)) session.close("login-timeout");
+      }, context.loginTimeoutMs);
+    }
   };
   socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
     if (!connection) return;
@@ -86,6 +110,10 @@ export function accept(
       session.close("too-large");
       return;
     }
+    // No way to pause a WebSocket's reads: over the rate a frame is refused (told), and a flood is closed.
+    const verdict = bucket.take();
+    if (verdict.kind === "flood") return session.close("flood");
+    if (verdict.kind === "limited") return guard(() => dialect.limited(c));
     guard(() => {
       if (typeof event.data === "string") dialect.text(c, event.data);
       else dialect.binary(c, new Uint8Array(event.data));
