@@ -47,6 +47,8 @@ export interface Config {
   readonly allowOrigins: readonly string[];
   /** Full user lists go to a room at most this often (milliseconds). */
   readonly presenceIntervalMs: number;
+  /** Full-list frames and pages carry at most this many names (with the total). */
+  readonly listLimit: number;
   /** Most open connections in total; 0 means unlimited. */
   readonly maxConnections: number;
   /** Most open connections from one IP address; 0 means unlimited. */
@@ -91,6 +93,7 @@ export const DEFAULTS = {
   maxFrameBytes: 64 * 1024,
   allowOrigins: [],
   presenceIntervalMs: 250,
+  listLimit: 1000,
   maxConnections: 10_000,
   maxConnectionsPerIp: 100,
   rate: 10,
@@ -162,6 +165,13 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     .addOption(
       new Option("--presence-interval <duration>", "send full user lists to a room at most this often")
         .env("HUBBUB_PRESENCE_INTERVAL").argParser(duration).default(DEFAULTS.presenceIntervalMs, "250ms"),
+    )
+    .addOption(
+      new Option(
+        "--list-limit <n>",
+        "names per user-list frame or page in big rooms (the total is always sent)",
+      )
+        .env("HUBBUB_LIST_LIMIT").argParser(bounded(1, 100_000)).default(DEFAULTS.listLimit),
     )
     .addOption(
       new Option("--max-connections <n>", "most open connections in total; 0 = unlimited")
@@ -279,6 +289,7 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       maxFrameBytes: o.maxFrame,
       allowOrigins: o.allowOrigin,
       presenceIntervalMs: o.presenceInterval,
+      listLimit: o.listLimit,
       maxConnections: o.maxConnections,
       maxConnectionsPerIp: o.maxConnectionsPerIp,
       rate: o.rate,

@@ -62,7 +62,23 @@ export type ChatEvent =
     readonly conn: string;
     readonly reason: LeaveReason;
   }
-  | { readonly kind: "users"; readonly room: string; readonly users: readonly MemberInfo[] }
+  | {
+    readonly kind: "users";
+    readonly room: string;
+    /** The names of this page (all of them unless the room is bigger than the list limit). */
+    readonly users: readonly MemberInfo[];
+    /** Members in the room. */
+    readonly total: number;
+    /** Index of the first name of `users` in the sorted list. */
+    readonly offset: number;
+  }
+  | {
+    /** Joins (or leaves) past a room's notice rate, summarised once per presence tick; one list is empty. */
+    readonly kind: "presence";
+    readonly room: string;
+    readonly joined: readonly string[];
+    readonly left: readonly string[];
+  }
   | { readonly kind: "typing"; readonly room: string; readonly name: string }
   | { readonly kind: "notice"; readonly code: string; readonly text: string }
   | { readonly kind: "shutdown" };

@@ -11,6 +11,12 @@ export function oneLine(text: string): string {
   return text.replace(/\r\n|[\r\n\u2028\u2029]/g, " ");
 }
 
+/** The line summarising a crowd's joins or leaves: `INFO 37 people joined` (one name: `INFO alice joined`). */
+export function presenceLine(joined: readonly string[], left: readonly string[]): string {
+  const [names, verb] = joined.length > 0 ? [joined, "joined"] : [left, "left"];
+  return names.length === 1 ? `INFO ${names[0]} ${verb}` : `INFO ${names.length} people ${verb}`;
+}
+
 /** MaChat's line for an event (without terminator), or `null` when MaChat has nothing to say about it. */
 export function machatLine(event: ChatEvent): string | null {
   switch (event.kind) {
@@ -22,6 +28,8 @@ export function machatLine(event: ChatEvent): string | null {
       return `INFO ${event.name} joined`;
     case "leave":
       return `INFO ${event.name} left`;
+    case "presence":
+      return presenceLine(event.joined, event.left);
     case "notice":
       return `INFO ${oneLine(event.text)}`;
     case "shutdown":

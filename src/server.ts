@@ -60,6 +60,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   const hub = new Hub({
     metrics,
     maxRooms: config.maxRooms,
+    listLimit: config.listLimit,
     maxName: config.maxName,
     maxRoomName: config.maxRoomName,
     store,

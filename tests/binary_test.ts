@@ -63,6 +63,7 @@ async function denortMissing(): Promise<string | null> {
 const missing = Deno.build.os === "linux" ? await denortMissing() : "the compile smoke test runs on Linux";
 if (missing) {
   // Said out loud: an ignored test is counted as skipped, and this line says why.
+  // deno-lint-ignore no-console -- the SKIP line is for the person reading the test run.
   console.log(`SKIP compiled-binary smoke test: ${missing}`);
 }
 

@@ -233,7 +233,10 @@ Deno.test("commandCodec renders each event kind as one protocol line", () => {
 });
 
 Deno.test("commandCodec has nothing to say about user lists and typing", () => {
-  assert.equal(render({ kind: "users", room: "lobby", users: [{ name: "alice", tag: null }] }), null);
+  assert.equal(
+    render({ kind: "users", room: "lobby", users: [{ name: "alice", tag: null }], total: 1, offset: 0 }),
+    null,
+  );
   assert.equal(render({ kind: "typing", room: "lobby", name: "alice" }), null);
 });
 

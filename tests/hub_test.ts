@@ -655,8 +655,13 @@ Deno.test("user lists are coalesced: a burst of joins costs each member one fram
     assert.equal(lists[0]!.room, "lobby");
     assert.deepEqual(names(lists[0]!), everyone);
   }
-  // Joins themselves are not coalesced: the first member heard each of the 29 others.
-  assert.equal(conns[0]!.session.of("join").length, 29);
+  // Join notices are immediate up to the room's notice rate, then summarised once per tick: the first member
+  // heard each of the 29 others exactly once, in at most one summary frame.
+  const summaries = conns[0]!.session.of("presence");
+  assert.ok(summaries.length <= 1, `${summaries.length} summaries`);
+  const heard = [...conns[0]!.session.of("join").map((e) => e.name), ...summaries.flatMap((e) => e.joined)];
+  assert.deepEqual(heard.sort(), everyone.slice(1));
+  assert.ok(conns[0]!.session.of("join").length <= 10, "no more than the notice rate at once");
 
   // A second burst, right after the first list: one more list each, carrying the latest members.
   const late = Array.from({ length: 10 }, (_, i) => f.open(`late${i}`, { rooms: ["lobby"] }));
@@ -705,10 +710,18 @@ Deno.test("sendUsers answers an explicit request at once, to that connection onl
     kind: "users",
     room: "lobby",
     users: [{ name: "alice", tag: null }, { name: "bob", tag: null }],
+    total: 2,
+    offset: 0,
   }]);
   assert.deepEqual(bob.session.frames, []);
   f.hub.sendUsers(alice.client, "#empty");
-  assert.deepEqual(alice.session.of("users")[1], { kind: "users", room: "#empty", users: [] });
+  assert.deepEqual(alice.session.of("users")[1], {
+    kind: "users",
+    room: "#empty",
+    users: [],
+    total: 0,
+    offset: 0,
+  });
 });
 
 Deno.test("notify tells one connection a notice", async () => {

@@ -178,7 +178,10 @@ Deno.test("machatCodec renders DMs and notices as the protocol's raw lines", () 
 });
 
 Deno.test("machatCodec ignores user lists and typing", () => {
-  assert.equal(render({ kind: "users", room: "dev", users: [{ name: "alice", tag: null }] }), null);
+  assert.equal(
+    render({ kind: "users", room: "dev", users: [{ name: "alice", tag: null }], total: 1, offset: 0 }),
+    null,
+  );
   assert.equal(render({ kind: "typing", room: "dev", name: "alice" }), null);
 });
 

@@ -23,6 +23,10 @@ import { fail, ok } from "../model.ts";
 import { checkName, checkRoom, nameKey, nameVariant, roomKey } from "../names.ts";
 import type { Range, RangeOptions, Store } from "../store/store.ts";
 import { Metrics } from "../metrics.ts";
+import { TokenBucket } from "./limits.ts";
+
+/** Presence frames for big rooms go out this many recipients at a time. */
+const SPREAD_SLICE = 1000;
 
 const log = getLogger(["hubbub", "hub"]);
 
@@ -44,6 +48,10 @@ export interface HubOptions {
   readonly maxName?: number;
   /** Longest room name (default and most: 64). */
   readonly maxRoomName?: number;
+  /** Full-list frames carry at most this many names (the first in sort order) and the total (default 1000). */
+  readonly listLimit?: number;
+  /** Join/leave notices sent at once per room per second; past it they are summarised each tick (default 10). */
+  readonly noticeRate?: number;
 }
 
 /** Options of {@linkcode Hub.login}. */
@@ -86,6 +94,11 @@ interface Room {
   readonly names: Map<string, { name: string; tag: string | null; count: number }>;
   listTimer: ReturnType<typeof setTimeout> | undefined;
   lastListAt: number;
+  /** Immediate join/leave notices left in this second. */
+  readonly notices: TokenBucket;
+  /** Names whose join or leave notice waits for the next tick's summary. */
+  joined: string[];
+  left: string[];
 }
 
 interface Member {
@@ -151,6 +164,8 @@ export class Hub {
   readonly #maxRooms: number;
   readonly #maxName: number;
   readonly #maxRoomName: number;
+  readonly #listLimit: number;
+  readonly #noticeRate: number;
   #closed = false;
 
   /** Creates a hub over a store. */
@@ -163,6 +178,8 @@ export class Hub {
     this.#maxRooms = options.maxRooms ?? 50;
     this.#maxName = options.maxName ?? 32;
     this.#maxRoomName = options.maxRoomName ?? 64;
+    this.#listLimit = options.listLimit ?? 1000;
+    this.#noticeRate = options.noticeRate ?? 10;
   }
 
   /** Registers a new connection. */
@@ -277,6 +294,9 @@ export class Hub {
         names: new Map(),
         listTimer: undefined,
         lastListAt: 0,
+        notices: new TokenBucket({ rate: this.#noticeRate, burst: this.#noticeRate }),
+        joined: [],
+        left: [],
       };
       this.#rooms.set(key, room);
     }
@@ -342,11 +362,13 @@ export class Hub {
     }
     room.names.set(key, { name: client.name!, tag: client.tag, count: 1 });
     log.info("join {room}", { room: room.name, name: client.name, conn: client.session.id });
-    this.#fanout(
-      room.clients,
-      { kind: "join", room: room.name, name: client.name!, conn: client.session.id },
-      client,
-    );
+    if (this.#noticeNow(room)) {
+      this.#fanout(
+        room.clients,
+        { kind: "join", room: room.name, name: client.name!, conn: client.session.id },
+        client,
+      );
+    } else room.joined.push(client.name!);
     this.#listChanged(room);
   }
 
@@ -386,10 +408,19 @@ export class Hub {
       conn: client.session.id,
       reason,
     };
-    this.#fanout(room.clients, event, client);
+    if (this.#noticeNow(room)) this.#fanout(room.clients, event, client);
+    else room.left.push(entry.name);
     // The leaver hears its own leave only where the dialect echoes it, and only when it is still connected.
     if (reason === "left") this.#fanout([client], event, client);
     this.#listChanged(room);
+  }
+
+  /**
+   * Whether a join/leave notice goes out now. Past the room's notice rate (a crowd arriving at once) notices
+   * are summarised once per presence tick instead: each member gets one frame per tick, not one per join.
+   */
+  #noticeNow(room: Room): boolean {
+    return room.joined.length === 0 && room.left.length === 0 && room.notices.take().kind === "ok";
   }
 
   #release(client: Client): void {
@@ -501,10 +532,19 @@ export class Hub {
   }
 
   /** Sends the current user list of a room to one connection, now (an explicit request is never coalesced). */
-  sendUsers(client: Client, roomName: string): void {
+  sendUsers(client: Client, roomName: string, page: { offset?: number; limit?: number } = {}): void {
     const room = this.#rooms.get(roomKey(roomName));
-    const users = room ? sortedMembers(room) : [];
-    this.#fanout([client], { kind: "users", room: room?.name ?? roomName, users }, null);
+    const offset = page.offset ?? 0;
+    const limit = Math.min(page.limit ?? this.#listLimit, this.#listLimit);
+    const event: ChatEvent = room
+      ? this.#usersEvent(room, offset, limit)
+      : { kind: "users", room: roomName, users: [], total: 0, offset };
+    this.#fanout([client], event, null);
+  }
+
+  /** The most names one full-list frame or page carries. */
+  get listLimit(): number {
+    return this.#listLimit;
   }
 
   /** Rooms in memory with their member counts, sorted by name. */
@@ -551,15 +591,56 @@ export class Hub {
       room.listTimer = undefined;
       room.lastListAt = Date.now();
       if (this.#rooms.get(room.key) !== room) return;
-      this.#fanout(room.clients, { kind: "users", room: room.name, users: sortedMembers(room) }, null);
+      // One summary of the joins and one of the leaves, each a single frame per member.
+      if (room.joined.length > 0) {
+        this.#spread(room, { kind: "presence", room: room.name, joined: room.joined, left: [] });
+      }
+      if (room.left.length > 0) {
+        this.#spread(room, { kind: "presence", room: room.name, joined: [], left: room.left });
+      }
+      room.joined = [];
+      room.left = [];
+      this.#spread(room, this.#usersEvent(room, 0, this.#listLimit));
     }, wait);
   }
 
-  #fanout(targets: Iterable<Client>, event: ChatEvent, origin: Client | null): void {
+  #usersEvent(room: Room, offset: number, limit: number): ChatEvent & { kind: "users" } {
+    const all = sortedMembers(room);
+    return {
+      kind: "users",
+      room: room.name,
+      users: all.slice(offset, offset + limit),
+      total: all.length,
+      offset,
+    };
+  }
+
+  /**
+   * Fans a presence frame out to a room in slices, yielding between them, so a room of 10 000 does not hold
+   * up message delivery in other rooms. Encoding still happens once per dialect: the frame is the same.
+   */
+  #spread(room: Room, event: ChatEvent): void {
+    const clients = [...room.clients];
+    const cache = new Map<Codec, Frame | null>();
+    const slice = (start: number) => {
+      this.#fanout(clients.slice(start, start + SPREAD_SLICE), event, null, cache);
+      if (start + SPREAD_SLICE < clients.length && !this.#closed) {
+        setTimeout(() => slice(start + SPREAD_SLICE), 0);
+      }
+    };
+    slice(0);
+  }
+
+  #fanout(
+    targets: Iterable<Client>,
+    event: ChatEvent,
+    origin: Client | null,
+    shared?: Map<Codec, Frame | null>,
+  ): void {
     // Encode once per codec: a room of 1000 in three dialects costs three encodings.
     let lastCodec: Codec | undefined;
     let lastFrame: Frame | null = null;
-    let cache: Map<Codec, Frame | null> | undefined;
+    let cache: Map<Codec, Frame | null> | undefined = shared;
     let sent = 0;
     for (const client of targets) {
       const codec = client.session.codec;

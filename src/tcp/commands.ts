@@ -8,7 +8,7 @@
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
-import { oneLine } from "../render.ts";
+import { oneLine, presenceLine } from "../render.ts";
 
 export { oneLine } from "../render.ts";
 
@@ -154,6 +154,8 @@ export const commandCodec: Codec = {
         return line(`INFO ${event.name} joined`);
       case "leave":
         return line(`INFO ${event.name} ${event.reason}`);
+      case "presence":
+        return line(presenceLine(event.joined, event.left));
       case "notice":
         return line(`INFO ${oneLine(event.text)}`);
       case "shutdown":

@@ -455,8 +455,11 @@ class TcpConnection {
       case "dm":
         return this.#track(hub.dm(client, command.to, command.text), (r) => this.#reply(`ERR ${r.code}`));
       case "who": {
-        const users = hub.users(client.room ?? DEFAULT_ROOM).slice(command.offset);
-        return this.#reply(...users.map((u) => `USER ${u.name}`), "OK");
+        const all = hub.users(client.room ?? DEFAULT_ROOM);
+        const page = all.slice(command.offset, command.offset + hub.listLimit);
+        const next = command.offset + page.length;
+        const more = next < all.length ? [`INFO ${all.length} members; more with WHO ${next}`] : [];
+        return this.#reply(...page.map((u) => `USER ${u.name}`), ...more, "OK");
       }
       case "ping":
         return this.#reply("PONG");

@@ -110,7 +110,14 @@ export const documentedCodec: Codec = {
           Reason: event.reason,
         });
       case "users":
-        return documented("userlist", { Room: event.room, Users: event.users.map((u) => u.name) });
+        return documented("userlist", {
+          Room: event.room,
+          Users: event.users.map((u) => u.name),
+          Total: event.total,
+          Offset: event.offset,
+        });
+      case "presence":
+        return presenceFrames(event.room, event.joined, event.left);
       case "typing":
         return documented("typing", { Username: event.name, Room: event.room });
       case "notice":
@@ -120,6 +127,13 @@ export const documentedCodec: Codec = {
     }
   },
 };
+
+/** A summary of joins (or of leaves): one `connected` (or `left`) frame with a `Users` array. */
+function presenceFrames(Room: string, joined: readonly string[], left: readonly string[]): string {
+  return joined.length > 0
+    ? documented("connected", { Room, Users: joined, Count: joined.length })
+    : documented("left", { Room, Users: left, Count: left.length });
+}
 
 /** The server's local `HH:MM`, as GoBanter's page shows it. */
 function clock(time: number): string {
@@ -286,7 +300,8 @@ function documentedAction(connection: WsConnection, action: string, p: Record<st
       if (name === undefined) return fail("bad-frame", "Payload.Username must be a string");
       const result = hub.rename(client, name.trim(), { token: str(p.Session) ?? null });
       if (!result.ok) return fail(result.code, result.detail);
-      if (client.room !== null) hub.sendUsers(client, client.room);
+      // A small confirmation; the room's list follows with the next presence tick (never one list per join).
+      connection.session.send(documented("username", { Username: result.value }));
       return;
     }
     case "broadcast": {
@@ -313,8 +328,14 @@ function documentedAction(connection: WsConnection, action: string, p: Record<st
       if (!result.ok) return fail(result.code, result.detail);
       return;
     }
-    case "userlist":
-      return hub.sendUsers(client, room ?? client.room ?? DEFAULT_ROOM);
+    case "userlist": {
+      const offset = id(p.Offset);
+      const limit = id(p.Limit);
+      return hub.sendUsers(client, room ?? client.room ?? DEFAULT_ROOM, {
+        ...(offset === undefined ? {} : { offset }),
+        ...(limit === undefined ? {} : { limit }),
+      });
+    }
     case "history": {
       const limit = Math.min(id(p.Limit) ?? 50, MAX_HISTORY);
       const after = id(p.After);

@@ -80,11 +80,17 @@ export const gochatCodec: Codec = {
         return message("JOIN_LEAVE", `${event.name} has joined the room!`);
       case "leave":
         return message("JOIN_LEAVE", `${event.name} has left the room!`);
-      case "users":
-        return JSON.stringify({
-          DataType: "userList",
-          Data: { Users: event.users.map((u) => [u.name, u.tag ?? ""]) },
-        });
+      case "users": {
+        const Users = event.users.map((u) => [u.name, u.tag ?? ""]);
+        // goChat knows only the list; past the list limit it also gets the total.
+        const Data = event.total > event.users.length ? { Users, Total: event.total } : { Users };
+        return JSON.stringify({ DataType: "userList", Data });
+      }
+      case "presence": {
+        const [names, verb] = event.joined.length > 0 ? [event.joined, "joined"] : [event.left, "left"];
+        const who = names.length === 1 ? names[0] : `${names.length} people`;
+        return message("JOIN_LEAVE", `${who} ${names.length === 1 ? "has" : "have"} ${verb} the room!`);
+      }
       case "notice":
         return sysFrame(event.text);
       case "shutdown":
