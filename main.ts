@@ -9,6 +9,7 @@ import { parseCli } from "./src/cli.ts";
 import { setupLogging, stopLogging } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { getLogger } from "@logtape/logtape";
+import { supervise } from "./src/workers.ts";
 
 /** Runs hubbub with the given arguments; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -20,7 +21,19 @@ export async function main(args: readonly string[]): Promise<number> {
   });
   if ("exit" in outcome) return outcome.exit;
   const { config } = outcome;
-  await setupLogging({ format: config.logFormat, level: config.logLevel, color: Deno.stderr.isTerminal() });
+  const color = Deno.stderr.isTerminal();
+  if (config.workers > 1) {
+    await setupLogging({
+      format: config.logFormat,
+      level: config.logLevel,
+      color,
+      fields: { role: "supervisor" },
+    });
+    const code = await supervise({ workers: config.workers, argv: args, nodeId: config.nodeId });
+    await stopLogging();
+    return code;
+  }
+  await setupLogging({ format: config.logFormat, level: config.logLevel, color });
   const log = getLogger(["hubbub"]);
 
   let server;
@@ -31,8 +44,18 @@ export async function main(args: readonly string[]): Promise<number> {
     await stopLogging();
     return 1;
   }
+  // In a cluster every record says which node wrote it.
+  if (config.redis) {
+    await setupLogging({
+      format: config.logFormat,
+      level: config.logLevel,
+      color,
+      fields: { node: server.hub.node },
+    });
+  }
   const { tcp, http } = server;
   log.info("hubbub is up", {
+    node: server.hub.node,
     http: http && `${http.hostname}:${http.port}`,
     open: http && `http://${displayHost(http.hostname)}:${http.port}/`,
     tcp: tcp && `${tcp.hostname}:${tcp.port}`,

@@ -73,6 +73,16 @@ export interface Config {
   readonly historyAgeMs: number;
   /** Messages replayed to goChat and MaChat clients when they join; 0 turns it off. */
   readonly historyOnJoin: number;
+  /** Redis URL: when set, the store and the bus are Redis and processes form one cluster. */
+  readonly redis: string | null;
+  /** Processes to run on this machine (sharing the ports); more than one needs `redis`. */
+  readonly workers: number;
+  /** A node whose heartbeat is older than this is gone, with its members (milliseconds). */
+  readonly presenceTtlMs: number;
+  /** This process's id in the cluster; generated when not given. */
+  readonly nodeId: string | null;
+  /** Listen with SO_REUSEPORT (set for the workers of `--workers`). */
+  readonly reusePort: boolean;
   /** `json` (one JSON object per line) or `pretty` (for people). */
   readonly logFormat: "json" | "pretty";
   /** Lowest level logged. */
@@ -106,6 +116,11 @@ export const DEFAULTS = {
   historyLimit: 1000,
   historyAgeMs: 0,
   historyOnJoin: 20,
+  redis: null,
+  workers: 1,
+  presenceTtlMs: 15_000,
+  nodeId: null,
+  reusePort: false,
   logFormat: "json",
   logLevel: "info",
 } as const satisfies Config;
@@ -231,6 +246,26 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
         .env("HUBBUB_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.historyOnJoin),
     )
     .addOption(
+      new Option(
+        "--redis <url>",
+        "join a cluster: history, names and presence in Redis (redis://host:6379/0)",
+      )
+        .env("HUBBUB_REDIS_URL").argParser(redisUrl),
+    )
+    .addOption(
+      new Option("--workers <n>", "processes to run on this machine, sharing the ports (needs --redis)")
+        .env("HUBBUB_WORKERS").argParser(bounded(1, 64)).default(DEFAULTS.workers),
+    )
+    .addOption(
+      new Option("--presence-ttl <duration>", "a cluster node silent this long is gone, with its members")
+        .env("HUBBUB_PRESENCE_TTL").argParser(duration).default(DEFAULTS.presenceTtlMs, "15s"),
+    )
+    .addOption(
+      new Option("--node-id <id>", "this process's name in the cluster (default: generated)")
+        .env("HUBBUB_NODE_ID").argParser(nodeId),
+    )
+    .addOption(new Option("--reuse-port", "share the listening ports; set for the workers of --workers").hideHelp())
+    .addOption(
       new Option("--log-format <format>", "log format (default: pretty on a terminal, json otherwise)")
         .env("HUBBUB_LOG_FORMAT").choices(["json", "pretty"]),
     )
@@ -277,6 +312,12 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     return { exit: 2 };
   }
   const o = program.opts();
+  if (o.workers > 1 && !o.redis) {
+    output.err(
+      "error: --workers needs --redis (worker processes share rooms, names and history through Redis)\n",
+    );
+    return { exit: 2 };
+  }
   return {
     config: {
       // commander turns a parser's `null` into "": `off` arrives here as a falsy value.
@@ -302,6 +343,11 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       historyLimit: o.historyLimit,
       historyAgeMs: o.historyAge,
       historyOnJoin: o.historyOnJoin,
+      redis: o.redis ?? null,
+      workers: o.workers,
+      presenceTtlMs: o.presenceTtl,
+      nodeId: o.nodeId ?? null,
+      reusePort: o.reusePort === true,
       logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),
       logLevel: o.logLevel,
     },
@@ -403,6 +449,28 @@ function bounded(min: number, max: number): (value: string) => number {
     if (n < min || n > max) throw new InvalidArgumentError(`Expected a whole number from ${min} to ${max}.`);
     return n;
   };
+}
+
+/** Checks a Redis URL. */
+function redisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new InvalidArgumentError("Expected a URL such as redis://127.0.0.1:6379/0.");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new InvalidArgumentError("Expected a redis:// or rediss:// URL.");
+  }
+  return url.href;
+}
+
+/** Checks a node id: short, and safe inside Redis keys and log lines. */
+function nodeId(value: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value)) {
+    throw new InvalidArgumentError("Expected 1-64 letters, digits, '_', '-' or '.'.");
+  }
+  return value;
 }
 
 /** Parses a retention age: a duration, or `off` / `0` for none. */

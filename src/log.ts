@@ -25,6 +25,8 @@ export interface LogOptions {
   readonly level: LogLevel;
   /** Colour the pretty form (a terminal that allows it). */
   readonly color?: boolean;
+  /** Fields added to every record (the cluster node id). */
+  readonly fields?: Readonly<Record<string, unknown>>;
 }
 
 /** Configures logtape for the process; call once, at start. */
@@ -34,7 +36,7 @@ export async function setupLogging(options: LogOptions): Promise<void> {
     : (options.color ? getAnsiColorFormatter : getTextFormatter)({ timestamp: "time", format: withFields });
   await configure({
     reset: true,
-    sinks: { stderr: stderrSink(formatter) },
+    sinks: { stderr: stderrSink(formatter, options.fields ?? {}) },
     loggers: [
       { category: ["hubbub"], lowestLevel: options.level, sinks: ["stderr"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
@@ -59,9 +61,11 @@ function withFields({ timestamp, level, category, message, record }: FormattedVa
 }
 
 // Synchronous on purpose: a line logged just before exit (the shutdown record) must not be lost in a buffer.
-function stderrSink(format: (record: LogRecord) => string): Sink {
+function stderrSink(format: (record: LogRecord) => string, fields: Readonly<Record<string, unknown>>): Sink {
+  const extra = Object.keys(fields).length > 0;
   return (record) => {
-    const bytes = encoder.encode(format(record));
+    const full = extra ? { ...record, properties: { ...record.properties, ...fields } } : record;
+    const bytes = encoder.encode(format(full));
     let offset = 0;
     while (offset < bytes.length) offset += Deno.stderr.writeSync(bytes.subarray(offset));
   };

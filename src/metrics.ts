@@ -58,6 +58,12 @@ export class Metrics {
   slowReadersDropped = 0;
   /** Time from append to durable, per message. */
   readonly storeLatency: Histogram = new Histogram();
+  /** Bus events this node published (cluster). */
+  busPublished = 0;
+  /** Bus events this node received (cluster). */
+  busReceived = 0;
+  /** Redis round trips of the store (cluster). */
+  readonly redisLatency: Histogram = new Histogram();
 }
 
 /** A gauge sample: a metric name, optional labels, value. */

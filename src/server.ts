@@ -12,6 +12,10 @@ import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
 import { SqliteStore } from "./store/sqlite.ts";
 import { Metrics } from "./metrics.ts";
+import type { Bus } from "./bus/bus.ts";
+import { LocalBus } from "./bus/local.ts";
+import { RedisBus } from "./bus/redis.ts";
+import { RedisStore } from "./store/redis.ts";
 import { ConnectionGate } from "./hub/limits.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
@@ -44,21 +48,31 @@ export interface Server {
   shutdown(): Promise<void>;
 }
 
-/** Opens the store the config names. Throws when a SQLite file cannot be opened. */
-export function openStore(config: Config): Store {
+/** Opens the store the config names (Redis with `--redis`). Throws when a SQLite file cannot be opened. */
+export function openStore(config: Config, metrics: Metrics = new Metrics()): Store {
   const retention = { limit: config.historyLimit, maxAgeMs: config.historyAgeMs };
+  if (config.redis) return new RedisStore({ url: config.redis, retention, latency: metrics.redisLatency });
   if (config.store.kind === "memory") return new MemoryStore({ retention });
   return new SqliteStore({ path: config.store.path, retention, sync: config.storeSync });
+}
+
+/** The bus the config names: Redis with `--redis`, the in-process one otherwise. */
+export function openBus(config: Config, metrics: Metrics): Bus {
+  if (!config.redis) return new LocalBus();
+  const node = config.nodeId ?? `n${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`;
+  return new RedisBus({ url: config.redis, node, presenceTtlMs: config.presenceTtlMs, counters: metrics });
 }
 
 /** Starts hubbub. */
 export function startServer(config: Config, options: ServerOptions = {}): Server {
   const controller = new AbortController();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
-  const store = options.store ?? openStore(config);
   const metrics = new Metrics();
+  const store = options.store ?? openStore(config, metrics);
+  const bus = openBus(config, metrics);
   const hub = new Hub({
     metrics,
+    bus,
     maxRooms: config.maxRooms,
     listLimit: config.listLimit,
     maxName: config.maxName,
@@ -81,6 +95,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         hub,
         hostname: config.tcp.hostname,
         port: config.tcp.port,
+        reusePort: config.reusePort,
         maxLineBytes: config.maxLineBytes,
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -94,6 +109,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         hub,
         hostname: config.http.hostname,
         port: config.http.port,
+        reusePort: config.reusePort,
         maxFrameBytes: config.maxFrameBytes,
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -102,12 +118,13 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         rate,
         loginTimeoutMs: config.loginTimeoutMs,
         // Listeners are up once we get here; readiness ends when shutdown begins.
-        ready: () => !controller.signal.aborted,
+        ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
         signal: controller.signal,
       });
   } catch (error) {
     controller.abort();
     void store.close();
+    void bus.close();
     throw error;
   }
 
@@ -126,6 +143,8 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     ]);
     clearTimeout(timer);
     if (!drained) log.warn("shutdown: some connections did not drain in time");
+    // Leaving the cluster at once: other nodes drop this node's members now, not after the presence TTL.
+    await bus.close();
     await store.close();
     log.info("stopped");
   })();

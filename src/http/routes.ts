@@ -227,6 +227,36 @@ function metricsText(hub: HandlerOptions["hub"]): string {
       help: "Time from append to durable.",
       samples: m.storeLatency.render("hubbub_store_append_seconds"),
     },
+    {
+      name: "hubbub_node_info",
+      type: "gauge",
+      help: "This process's node id in the cluster (local without --redis).",
+      samples: [{ name: "hubbub_node_info", labels: { node: hub.node }, value: 1 }],
+    },
+    {
+      name: "hubbub_presence_remote_members",
+      type: "gauge",
+      help: "Members known on other nodes of the cluster.",
+      samples: [sample("hubbub_presence_remote_members", g.remoteMembers)],
+    },
+    {
+      name: "hubbub_bus_published_total",
+      type: "counter",
+      help: "Bus events this node published.",
+      samples: [sample("hubbub_bus_published_total", m.busPublished)],
+    },
+    {
+      name: "hubbub_bus_received_total",
+      type: "counter",
+      help: "Bus events this node received from Redis.",
+      samples: [sample("hubbub_bus_received_total", m.busReceived)],
+    },
+    {
+      name: "hubbub_redis_seconds",
+      type: "histogram",
+      help: "Redis round trips of the store.",
+      samples: m.redisLatency.render("hubbub_redis_seconds"),
+    },
   ]);
 }
 

@@ -14,6 +14,8 @@ export interface HttpOptions extends HandlerOptions {
   readonly hostname: string;
   /** Port; 0 picks a free one. */
   readonly port: number;
+  /** Share the port with other processes (SO_REUSEPORT, for `--workers`). */
+  readonly reusePort?: boolean;
   /** Aborting it stops the listener. */
   readonly signal: AbortSignal;
 }
@@ -32,6 +34,7 @@ export function serveHttp(options: HttpOptions): HttpDoor {
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
+    ...(options.reusePort ? { reusePort: true } : {}),
     signal: options.signal,
     onListen: () => {},
     onError: (error) => {

@@ -23,6 +23,8 @@ import { fail, ok } from "../model.ts";
 import { checkName, checkRoom, nameKey, nameVariant, roomKey } from "../names.ts";
 import type { Range, RangeOptions, Store } from "../store/store.ts";
 import { Metrics } from "../metrics.ts";
+import type { Bus, BusEvent, PresenceMember } from "../bus/bus.ts";
+import { LocalBus } from "../bus/local.ts";
 import { TokenBucket } from "./limits.ts";
 
 /** Presence frames for big rooms go out this many recipients at a time. */
@@ -34,6 +36,8 @@ const log = getLogger(["hubbub", "hub"]);
 export interface HubOptions {
   /** Where history lives and who numbers messages. */
   readonly store: Store;
+  /** How this node hears the rest of the cluster; the in-process bus by default. */
+  readonly bus?: Bus;
   /** Full user lists go to a room at most this often (milliseconds). */
   readonly presenceIntervalMs?: number;
   /** A member's typing is relayed at most this often per room (milliseconds). */
@@ -90,8 +94,8 @@ interface Room {
   readonly name: string;
   readonly key: string;
   readonly clients: Set<Client>;
-  /** Members by name key, with how many of their connections are in the room. */
-  readonly names: Map<string, { name: string; tag: string | null; count: number }>;
+  /** Members by name key: how many of this node's connections are in, and which other nodes have them in. */
+  readonly names: Map<string, RoomMember>;
   listTimer: ReturnType<typeof setTimeout> | undefined;
   lastListAt: number;
   /** Immediate join/leave notices left in this second. */
@@ -99,6 +103,15 @@ interface Room {
   /** Names whose join or leave notice waits for the next tick's summary. */
   joined: string[];
   left: string[];
+}
+
+interface RoomMember {
+  name: string;
+  tag: string | null;
+  /** Connections of this node in the room. */
+  count: number;
+  /** Other nodes with connections of this member in the room. */
+  readonly nodes: Set<string>;
 }
 
 interface Member {
@@ -156,6 +169,9 @@ export class Hub {
   #store: Store;
   #rooms = new Map<string, Room>();
   #members = new Map<string, Member>();
+  /** Members on other nodes, by name key, then node. */
+  #remote = new Map<string, Map<string, PresenceMember>>();
+  readonly #bus: Bus;
   #clients = new Set<Client>();
   #presenceIntervalMs: number;
   #typingIntervalMs: number;
@@ -180,6 +196,13 @@ export class Hub {
     this.#maxRoomName = options.maxRoomName ?? 64;
     this.#listLimit = options.listLimit ?? 1000;
     this.#noticeRate = options.noticeRate ?? 10;
+    this.#bus = options.bus ?? new LocalBus();
+    this.#bus.subscribe((event) => this.#onBus(event));
+  }
+
+  /** This node's id in the cluster (`local` without one). */
+  get node(): string {
+    return this.#bus.node;
   }
 
   /** Registers a new connection. */
@@ -200,7 +223,13 @@ export class Hub {
   }
 
   /** Gauges for `/metrics`, read now: connections by dialect, rooms, members, queued bytes. */
-  gauges(): { connections: Map<string, number>; rooms: number; members: number; queuedBytes: number } {
+  gauges(): {
+    connections: Map<string, number>;
+    rooms: number;
+    members: number;
+    remoteMembers: number;
+    queuedBytes: number;
+  } {
     const connections = new Map<string, number>();
     let queuedBytes = 0;
     for (const client of this.#clients) {
@@ -208,7 +237,8 @@ export class Hub {
       connections.set(name, (connections.get(name) ?? 0) + 1);
       queuedBytes += client.session.queued();
     }
-    return { connections, rooms: this.#rooms.size, members: this.#members.size, queuedBytes };
+    const members = new Set([...this.#members.keys(), ...this.#remote.keys()]).size;
+    return { connections, rooms: this.#rooms.size, members, remoteMembers: this.#remote.size, queuedBytes };
   }
 
   /** Claims a name for a connection; refused when invalid or taken (unless `variant` is set). */
@@ -227,6 +257,10 @@ export class Hub {
     if (!member) {
       member = { name, token, clients: new Set() };
       this.#members.set(key, member);
+      this.#bus.publish({
+        kind: "online",
+        member: { node: this.#bus.node, key, name, token, tag: options.tag ?? null },
+      });
     }
     member.clients.add(client);
     client.name = member.name;
@@ -262,14 +296,64 @@ export class Hub {
     return this.login(client, wanted, { ...options, token });
   }
 
+  /** `rename`, after claiming the new name cluster-wide; a nameless connection claims its first name. */
+  async changeName(client: Client, wanted: string, options: LoginOptions = {}): Promise<Result<string>> {
+    if (client.name === null) return this.claim(client, wanted, options);
+    if (wanted === client.name) return ok(client.name);
+    const token = options.token ?? this.#members.get(client.key!)?.token ?? null;
+    if (nameKey(wanted) !== client.key) {
+      const why = checkName(wanted, this.#maxName);
+      if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
+      if (!this.#canTake(wanted, token) || !(await this.#bus.claim(nameKey(wanted), wanted, token))) {
+        return fail("username-taken", `Name '${wanted}' is taken`);
+      }
+    }
+    return this.rename(client, wanted, { ...options, token });
+  }
+
   /** Whether a name is free for a connection holding `token`. */
   isFree(name: string, token: string | null = null): boolean {
     return checkName(name, this.#maxName) === null && this.#canTake(name, token);
   }
 
   #canTake(name: string, token: string | null): boolean {
-    const member = this.#members.get(nameKey(name));
-    return !member || (token !== null && member.token === token);
+    const key = nameKey(name);
+    const member = this.#members.get(key);
+    if (member) return token !== null && member.token === token;
+    const remote = this.#remote.get(key);
+    return !remote || [...remote.values()].every((m) => token !== null && m.token === token);
+  }
+
+  /**
+   * Logs in after claiming the name cluster-wide (the doors use this; `login` alone decides on this node's
+   * view only). With `variant`, tries `alice-2`, `alice-3`, ... until a claim succeeds.
+   */
+  async claim(client: Client, wanted: string, options: LoginOptions = {}): Promise<Result<string>> {
+    const token = options.token || null;
+    for (let n = 1; n < 1000; n++) {
+      const name = n === 1 ? wanted : nameVariant(wanted, n);
+      const local = this.#check(client, name, token);
+      if (!local.ok) {
+        if (local.code === "username-taken" && options.variant) continue;
+        return n === 1 ? local : fail(local.code, local.detail);
+      }
+      if (!(await this.#bus.claim(nameKey(name), name, token))) {
+        if (options.variant) continue;
+        return fail("username-taken", `Name '${wanted}' is taken`);
+      }
+      // The claim is ours; the local table may still have changed while we waited, and `login` decides.
+      const result = this.login(client, name, { ...options, variant: false });
+      if (result.ok || !options.variant) return result;
+    }
+    return fail("username-taken", `Name '${wanted}' is taken`);
+  }
+
+  #check(client: Client, name: string, token: string | null): Result<string> {
+    if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
+    const why = checkName(name, this.#maxName);
+    if (why) return fail("invalid-username", `Name '${name}' is not a valid name: ${why}`);
+    if (!this.#canTake(name, token)) return fail("username-taken", `Name '${name}' is taken`);
+    return ok(name);
   }
 
   /** Enters a room (created on first join) and makes it current. Joining a room one is in only makes it current. */
@@ -287,17 +371,7 @@ export class Hub {
     }
     let room = this.#rooms.get(key);
     if (!room) {
-      room = {
-        name: roomName,
-        key,
-        clients: new Set(),
-        names: new Map(),
-        listTimer: undefined,
-        lastListAt: 0,
-        notices: new TokenBucket({ rate: this.#noticeRate, burst: this.#noticeRate }),
-        joined: [],
-        left: [],
-      };
+      room = this.#newRoom(roomName);
       this.#rooms.set(key, room);
     }
     room.clients.add(client);
@@ -306,6 +380,20 @@ export class Hub {
     if (client.key !== null) this.#addName(room, client);
     if (options.replay && this.#replayOnJoin > 0) this.#replay(client, room);
     return ok(room.name);
+  }
+
+  #newRoom(name: string): Room {
+    return {
+      name,
+      key: roomKey(name),
+      clients: new Set(),
+      names: new Map(),
+      listTimer: undefined,
+      lastListAt: 0,
+      notices: new TokenBucket({ rate: this.#noticeRate, burst: this.#noticeRate }),
+      joined: [],
+      left: [],
+    };
   }
 
   /**
@@ -357,18 +445,37 @@ export class Hub {
     const key = client.key!;
     const entry = room.names.get(key);
     if (entry) {
-      entry.count++;
+      // Already in the room (another connection here, or on another node): no notice, but tell the others
+      // when this is the node's first connection of that member in the room.
+      if (entry.count++ === 0) this.#publishJoin(room, client);
       return;
     }
-    room.names.set(key, { name: client.name!, tag: client.tag, count: 1 });
+    room.names.set(key, { name: client.name!, tag: client.tag, count: 1, nodes: new Set() });
     log.info("join {room}", { room: room.name, name: client.name, conn: client.session.id });
+    this.#publishJoin(room, client);
+    this.#joinNotice(room, client.name!, client.session.id);
+  }
+
+  #publishJoin(room: Room, client: Client): void {
+    const member = this.#members.get(client.key!);
+    this.#bus.publish({
+      kind: "join",
+      member: {
+        node: this.#bus.node,
+        key: client.key!,
+        name: client.name!,
+        token: member?.token ?? null,
+        tag: client.tag,
+      },
+      room: room.name,
+      conn: client.session.id,
+    });
+  }
+
+  #joinNotice(room: Room, name: string, conn: string): void {
     if (this.#noticeNow(room)) {
-      this.#fanout(
-        room.clients,
-        { kind: "join", room: room.name, name: client.name!, conn: client.session.id },
-        client,
-      );
-    } else room.joined.push(client.name!);
+      this.#fanout(room.clients, { kind: "join", room: room.name, name, conn }, conn);
+    } else room.joined.push(name);
     this.#listChanged(room);
   }
 
@@ -389,7 +496,11 @@ export class Hub {
     client.held?.delete(room.key);
     if (client.current === room) client.current = [...client.rooms.values()].at(-1) ?? null;
     this.#removeName(room, client, reason);
-    if (room.clients.size === 0) {
+    this.#dropIfEmpty(room);
+  }
+
+  #dropIfEmpty(room: Room): void {
+    if (room.clients.size === 0 && room.names.size === 0) {
       clearTimeout(room.listTimer);
       this.#rooms.delete(room.key);
     }
@@ -399,6 +510,15 @@ export class Hub {
     if (client.key === null) return;
     const entry = room.names.get(client.key);
     if (!entry || --entry.count > 0) return;
+    this.#bus.publish({
+      kind: "leave",
+      node: this.#bus.node,
+      key: client.key,
+      room: room.name,
+      conn: client.session.id,
+      reason,
+    });
+    if (entry.nodes.size > 0) return;
     room.names.delete(client.key);
     log.info("leave {room}", { room: room.name, name: client.name, conn: client.session.id, reason });
     const event: ChatEvent = {
@@ -408,10 +528,10 @@ export class Hub {
       conn: client.session.id,
       reason,
     };
-    if (this.#noticeNow(room)) this.#fanout(room.clients, event, client);
+    if (this.#noticeNow(room)) this.#fanout(room.clients, event, client.session.id);
     else room.left.push(entry.name);
     // The leaver hears its own leave only where the dialect echoes it, and only when it is still connected.
-    if (reason === "left") this.#fanout([client], event, client);
+    if (reason === "left") this.#fanout([client], event, client.session.id);
     this.#listChanged(room);
   }
 
@@ -427,7 +547,11 @@ export class Hub {
     if (client.key === null) return;
     const member = this.#members.get(client.key);
     member?.clients.delete(client);
-    if (member && member.clients.size === 0) this.#members.delete(client.key);
+    if (member && member.clients.size === 0) {
+      this.#members.delete(client.key);
+      this.#bus.publish({ kind: "offline", node: this.#bus.node, key: client.key });
+      this.#bus.release(client.key);
+    }
     client.key = null;
   }
 
@@ -470,17 +594,18 @@ export class Hub {
     this.#metrics.messagesIn++;
     // Never the text at info level: logs are not a place for people's conversations.
     log.info("msg", { room: room.name, id: message.id, name: client.name, conn: client.session.id });
-    // The room may have emptied while the store worked; the message is in history all the same.
-    const live = this.#rooms.get(room.key);
-    if (live) this.#fanout(live.clients, { kind: "message", message }, client);
+    // Delivery goes through the bus, to every node (this one included) in one order. In a Redis cluster the
+    // store's append already published it, in the same atomic step that numbered it.
+    if (!this.#bus.storePublishes) this.#bus.publish({ kind: "message", message });
     return ok(message);
   }
 
   /** Sends a direct message to a connected member. */
   async dm(client: Client, to: string, text: string): Promise<Result<DirectMessage>> {
     if (client.name === null) return fail("not-logged-in", "Log in first");
-    const target = this.#members.get(nameKey(to));
-    if (!target) return fail("user-not-found", `User '${to}' not found or offline`);
+    const targetName = this.#members.get(nameKey(to))?.name ??
+      this.#remote.get(nameKey(to))?.values().next().value?.name;
+    if (targetName === undefined) return fail("user-not-found", `User '${to}' not found or offline`);
     if (text.trim() === "") return fail("empty-message", "Empty message");
     let message: DirectMessage;
     const started = performance.now();
@@ -488,7 +613,7 @@ export class Hub {
       message = await this.#store.appendDirect({
         time: Date.now(),
         from: client.name,
-        to: target.name,
+        to: targetName,
         text,
         conn: client.session.id,
       });
@@ -500,10 +625,7 @@ export class Hub {
     this.#metrics.storeLatency.observe((performance.now() - started) / 1000);
     this.#metrics.directsIn++;
     log.info("dm", { name: client.name, conn: client.session.id });
-    const event: ChatEvent = { kind: "dm", message };
-    const sender = this.#members.get(client.key!);
-    const recipients = new Set([...target.clients, ...(sender?.clients ?? [])]);
-    this.#fanout(recipients, event, client);
+    if (!this.#bus.storePublishes) this.#bus.publish({ kind: "dm", message });
     return ok(message);
   }
 
@@ -517,7 +639,7 @@ export class Hub {
     client.typedAt.set(room.key, now);
     // Typing is the first thing to shed: members whose queue is half full do not get it at all.
     const calm = [...room.clients].filter((c) => c !== client && c.session.pressure() <= 0.5);
-    this.#fanout(calm, { kind: "typing", room: room.name, name: client.name }, client);
+    this.#fanout(calm, { kind: "typing", room: room.name, name: client.name }, client.session.id);
   }
 
   /** Members of a room, sorted by name. */
@@ -528,7 +650,7 @@ export class Hub {
 
   /** Whether a member of that name is connected. */
   online(name: string): boolean {
-    return this.#members.has(nameKey(name));
+    return this.#members.has(nameKey(name)) || this.#remote.has(nameKey(name));
   }
 
   /** Sends the current user list of a room to one connection, now (an explicit request is never coalesced). */
@@ -631,10 +753,99 @@ export class Hub {
     slice(0);
   }
 
+  /** Everything that reaches this node, from itself or others, goes through here. */
+  #onBus(event: BusEvent): void {
+    switch (event.kind) {
+      case "message": {
+        // The room may have emptied while the store worked; the message is in history all the same.
+        const room = this.#rooms.get(roomKey(event.message.room));
+        if (room) this.#fanout(room.clients, event, event.message.conn);
+        return;
+      }
+      case "dm": {
+        const { from, to, conn } = event.message;
+        const targets = new Set([
+          ...(this.#members.get(nameKey(to))?.clients ?? []),
+          ...(this.#members.get(nameKey(from))?.clients ?? []),
+        ]);
+        this.#fanout(targets, event, conn);
+        return;
+      }
+      default: {
+        // This node's own presence comes back too; its tables already say so.
+        const node = event.kind === "online" || event.kind === "join" ? event.member.node : event.node;
+        if (node !== this.#bus.node) this.#remotePresence(event);
+      }
+    }
+  }
+
+  /** Presence from another node: its members, and who of them is in which room. */
+  #remotePresence(event: BusEvent): void {
+    switch (event.kind) {
+      case "online": {
+        const { key, node } = event.member;
+        let nodes = this.#remote.get(key);
+        if (!nodes) this.#remote.set(key, nodes = new Map());
+        nodes.set(node, event.member);
+        return;
+      }
+      case "offline":
+        this.#forgetRemote(event.key, event.node);
+        return;
+      case "join": {
+        const { key, node, name, tag } = event.member;
+        if (!this.#remote.get(key)?.has(node)) this.#remotePresence({ kind: "online", member: event.member });
+        let room = this.#rooms.get(roomKey(event.room));
+        if (!room) {
+          room = this.#newRoom(event.room);
+          this.#rooms.set(room.key, room);
+        }
+        const entry = room.names.get(key);
+        if (entry) {
+          entry.nodes.add(node);
+          return;
+        }
+        room.names.set(key, { name, tag, count: 0, nodes: new Set([node]) });
+        this.#joinNotice(room, name, event.conn);
+        return;
+      }
+      case "leave": {
+        const room = this.#rooms.get(roomKey(event.room));
+        if (room) this.#remoteLeave(room, event.key, event.node, event.conn, event.reason);
+        return;
+      }
+      case "node-gone":
+        for (const room of [...this.#rooms.values()]) {
+          for (const [key, entry] of [...room.names]) {
+            if (entry.nodes.has(event.node)) this.#remoteLeave(room, key, event.node, "", "disconnected");
+          }
+        }
+        for (const key of [...this.#remote.keys()]) this.#forgetRemote(key, event.node);
+        return;
+    }
+  }
+
+  #forgetRemote(key: string, node: string): void {
+    const nodes = this.#remote.get(key);
+    nodes?.delete(node);
+    if (nodes?.size === 0) this.#remote.delete(key);
+  }
+
+  #remoteLeave(room: Room, key: string, node: string, conn: string, reason: LeaveReason): void {
+    const entry = room.names.get(key);
+    if (!entry || !entry.nodes.delete(node) || entry.nodes.size > 0 || entry.count > 0) return;
+    room.names.delete(key);
+    const event: ChatEvent = { kind: "leave", room: room.name, name: entry.name, conn, reason };
+    if (this.#noticeNow(room)) this.#fanout(room.clients, event, null);
+    else room.left.push(entry.name);
+    this.#listChanged(room);
+    this.#dropIfEmpty(room);
+  }
+
   #fanout(
     targets: Iterable<Client>,
     event: ChatEvent,
-    origin: Client | null,
+    origin: string | null,
     shared?: Map<Codec, Frame | null>,
   ): void {
     // Encode once per codec: a room of 1000 in three dialects costs three encodings.
@@ -644,7 +855,7 @@ export class Hub {
     let sent = 0;
     for (const client of targets) {
       const codec = client.session.codec;
-      if (client === origin && !codec.echo.has(event.kind)) continue;
+      if (origin !== null && client.session.id === origin && !codec.echo.has(event.kind)) continue;
       if (client.held !== null && event.kind === "message") {
         const held = client.held.get(roomKey(event.message.room));
         if (held) {

@@ -64,6 +64,8 @@ export interface Store {
   rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>>;
   /** Applies the retention rules now. */
   prune(): Promise<void>;
+  /** Whether the store can take messages now (for `/readyz`); stores that are always ready may omit it. */
+  ready?(): boolean;
   /** Flushes and releases the store. */
   close(): Promise<void>;
 }

@@ -29,6 +29,8 @@ export interface TcpOptions {
   readonly hostname: string;
   /** Port to listen on; 0 picks a free one. */
   readonly port: number;
+  /** Share the port with other processes (SO_REUSEPORT, for `--workers`). */
+  readonly reusePort?: boolean;
   /** Longest line in bytes. */
   readonly maxLineBytes: number;
   /** Outbound bytes a connection may have queued before it is dropped as a slow reader. */
@@ -60,7 +62,12 @@ const MAX_IN_FLIGHT = 64;
 
 /** Starts the TCP door. */
 export function serveTcp(options: TcpOptions): TcpDoor {
-  const listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+  const listener = Deno.listen({
+    hostname: options.hostname,
+    port: options.port,
+    transport: "tcp",
+    ...(options.reusePort ? { reusePort: true } : {}),
+  });
   const connections = new Set<TcpConnection>();
   const handlers = new Set<Promise<void>>();
   const sweepEvery = Math.max(
@@ -336,7 +343,7 @@ class TcpConnection {
         return;
       }
       this.#handshake = [];
-      if (!this.#acceptHandshake(bytes.subarray(0, end))) return;
+      if (!(await this.#acceptHandshake(bytes.subarray(0, end)))) return;
       this.#phase = "lines";
       chunk = bytes.subarray(end);
     }
@@ -375,7 +382,7 @@ class TcpConnection {
     return this.#closeReason === null;
   }
 
-  #acceptHandshake(bytes: Uint8Array): boolean {
+  async #acceptHandshake(bytes: Uint8Array): Promise<boolean> {
     let text: string;
     try {
       text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -388,7 +395,7 @@ class TcpConnection {
       this.#refuseHandshake();
       return false;
     }
-    const login = this.#hub.login(this.#client, handshake.name, { variant: true });
+    const login = await this.#hub.claim(this.#client, handshake.name, { variant: true });
     if (!login.ok) {
       this.#refuseHandshake();
       return false;
@@ -444,7 +451,7 @@ class TcpConnection {
       case "login": {
         if (client.name !== null) return this.#reply("ERR already-logged-in");
         if (command.name === "") return this.#reply("ERR expected 'LOGIN <username>'");
-        const result = hub.login(client, command.name);
+        const result = await hub.claim(client, command.name);
         if (!result.ok) return this.#reply(`ERR ${result.code}`);
         this.#reply("OK");
         hub.join(client, DEFAULT_ROOM);

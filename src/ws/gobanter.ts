@@ -289,7 +289,11 @@ export const gobanter: Dialect & { readonly codec: Codec } = {
   },
 };
 
-function documentedAction(connection: WsConnection, action: string, p: Record<string, unknown>): void {
+function documentedAction(
+  connection: WsConnection,
+  action: string,
+  p: Record<string, unknown>,
+): void | Promise<void> {
   const { hub, client } = connection;
   const fail = (code: string, message: string) => sendError(connection, code, message);
   const room = str(p.Room);
@@ -298,11 +302,12 @@ function documentedAction(connection: WsConnection, action: string, p: Record<st
     case "username": {
       const name = str(p.Username);
       if (name === undefined) return fail("bad-frame", "Payload.Username must be a string");
-      const result = hub.rename(client, name.trim(), { token: str(p.Session) ?? null });
-      if (!result.ok) return fail(result.code, result.detail);
-      // A small confirmation; the room's list follows with the next presence tick (never one list per join).
-      connection.session.send(documented("username", { Username: result.value }));
-      return;
+      // The claim may ask the cluster: later frames of this connection wait for it (see upgrade.ts).
+      return hub.changeName(client, name.trim(), { token: str(p.Session) ?? null }).then((result) => {
+        if (!result.ok) return fail(result.code, result.detail);
+        // A small confirmation; the room's list follows with the next presence tick (never one list per join).
+        connection.session.send(documented("username", { Username: result.value }));
+      });
     }
     case "broadcast": {
       const text = str(p.Message);
@@ -381,18 +386,22 @@ function documentedAction(connection: WsConnection, action: string, p: Record<st
   }
 }
 
-function legacyAction(connection: WsConnection, action: string, f: Record<string, unknown>): void {
+async function legacyAction(
+  connection: WsConnection,
+  action: string,
+  f: Record<string, unknown>,
+): Promise<void> {
   const { hub, client } = connection;
   const fail = (_code: string, message: string) => connection.session.send(legacyError(message));
   const username = str(f.username)?.trim();
   // A page that reconnected after a restart never re-sends `username`; its frames' field claims the name.
-  const claim = (): boolean => {
+  const claim = async (): Promise<boolean> => {
     if (client.name !== null) return true;
     if (username === undefined || username === "") {
       fail("not-logged-in", "Choose a name first");
       return false;
     }
-    const result = hub.login(client, username);
+    const result = await hub.claim(client, username);
     if (!result.ok) {
       fail(result.code, nameRefusal(username, result.code, result.detail));
       return false;
@@ -402,14 +411,14 @@ function legacyAction(connection: WsConnection, action: string, f: Record<string
   switch (action) {
     case "username": {
       if (username === undefined) return fail("bad-frame", "A username frame needs a username");
-      const result = hub.rename(client, username);
+      const result = await hub.changeName(client, username);
       if (!result.ok) return fail(result.code, nameRefusal(username, result.code, result.detail));
       return;
     }
     case "broadcast": {
       const text = str(f.message);
       if (text === undefined) return fail("bad-frame", "A broadcast frame needs a message");
-      if (!claim()) return;
+      if (!(await claim())) return;
       return settle(hub.say(client, text), fail);
     }
     case "private": {
@@ -418,7 +427,7 @@ function legacyAction(connection: WsConnection, action: string, f: Record<string
       if (to === undefined || text === undefined) {
         return fail("bad-frame", "A private frame needs to and message");
       }
-      if (!claim()) return;
+      if (!(await claim())) return;
       return settle(hub.dm(client, to, text), fail);
     }
     case "typing":

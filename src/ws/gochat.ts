@@ -165,10 +165,10 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
     close({ session }) {
       pinger.delete(session);
     },
-    open({ hub, client }) {
+    async open({ hub, client }) {
       pinger.add(client.session);
       // goChat cannot show an error: a taken name becomes a free variant, with a notice.
-      const login = hub.login(client, query.name, {
+      const login = await hub.claim(client, query.name, {
         variant: true,
         token: query.sessionId,
         tag: query.sessionId,

@@ -22,7 +22,7 @@ export const machatWsCodec: Codec = {
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function lines(connection: WsConnection, data: string): void {
+function lines(connection: WsConnection, data: string): void | Promise<void> {
   const { hub, client, session } = connection;
   if (client.name === null) return handshake(connection, data);
   // MaChat's client ends every frame with "\n"; a frame of several lines is several messages.
@@ -33,10 +33,10 @@ function lines(connection: WsConnection, data: string): void {
   }
 }
 
-function handshake(connection: WsConnection, data: string): void {
+async function handshake(connection: WsConnection, data: string): Promise<void> {
   const { hub, client, session } = connection;
   const wanted = parseHandshake(data);
-  const login = wanted && hub.login(client, wanted.name, { variant: true });
+  const login = wanted && await hub.claim(client, wanted.name, { variant: true });
   const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay: true });
   if (!wanted || !login?.ok || !joined || !joined.ok) {
     session.send(BAD_HANDSHAKE + "\n");
@@ -63,7 +63,7 @@ export const machatWs: Dialect & { readonly codec: Codec } = {
       connection.session.send("ERR invalid-utf8\n");
       return;
     }
-    lines(connection, text);
+    return lines(connection, text);
   },
   tooLarge(connection) {
     connection.session.send("ERR frame-too-large\n");

@@ -41,12 +41,15 @@ export interface WsConnection {
 
 /** A WebSocket dialect: how it starts and what it does with frames. */
 export interface Dialect {
-  /** Called once the socket is open. */
-  open(connection: WsConnection): void;
-  /** A text frame within the size limit. */
-  text(connection: WsConnection, data: string): void;
-  /** A binary frame within the size limit. */
-  binary(connection: WsConnection, data: Uint8Array): void;
+  /** Called once the socket is open. A returned promise holds back the connection's frames until it settles. */
+  open(connection: WsConnection): void | Promise<void>;
+  /**
+   * A text frame within the size limit. A returned promise (a name being claimed cluster-wide) holds back this
+   * connection's later frames until it settles, so they are handled in order; message sends never return one.
+   */
+  text(connection: WsConnection, data: string): void | Promise<void>;
+  /** A binary frame within the size limit; as `text`. */
+  binary(connection: WsConnection, data: Uint8Array): void | Promise<void>;
   /** Called before a too-large frame closes the connection (1009), to say so in the dialect. */
   tooLarge(connection: WsConnection): void;
   /** A frame refused by the rate limit: say so in the dialect (it was not processed, nothing was sent). */
@@ -94,7 +97,8 @@ export function accept(
     // Register with the hub only once open: an upgrade that never completes must not leave a member behind.
     connection = { hub: context.hub, client: context.hub.connect(session), session };
     log.info("connect", { conn: session.id, codec: dialect.codec.name });
-    guard(() => dialect.open(connection!));
+    const c = connection;
+    run(() => dialect.open(c));
     if (dialect.awaitingHandshake && context.loginTimeoutMs) {
       const c = connection;
       deadline = setTimeout(() => {
@@ -114,11 +118,29 @@ export function accept(
     const verdict = bucket.take();
     if (verdict.kind === "flood") return session.close("flood");
     if (verdict.kind === "limited") return guard(() => dialect.limited(c));
-    guard(() => {
-      if (typeof event.data === "string") dialect.text(c, event.data);
-      else dialect.binary(c, new Uint8Array(event.data));
-    });
+    const data = event.data;
+    run(() => typeof data === "string" ? dialect.text(c, data) : dialect.binary(c, new Uint8Array(data)));
   };
+
+  // Frames are handled in order: while one waits on a name claim, the next ones queue behind it.
+  let chain: Promise<void> | null = null;
+  function run(handle: () => void | Promise<void>): void {
+    if (chain !== null) {
+      const next: Promise<void> = chain.then(() => guard(handle));
+      chain = next;
+      next.then(() => {
+        if (chain === next) chain = null;
+      });
+      return;
+    }
+    const pending = guard(handle);
+    if (pending) {
+      chain = pending;
+      pending.then(() => {
+        if (chain === pending) chain = null;
+      });
+    }
+  }
   socket.onerror = () => {
     // A close event follows; nothing else to do.
   };
@@ -126,11 +148,14 @@ export function accept(
 }
 
 // A bug in one dialect's handler must cost one frame, never the process.
-function guard(fn: () => void): void {
+function guard(fn: () => void | Promise<void>): Promise<void> | undefined {
+  const failed = (error: unknown) => log.error("frame handler failed: {error}", { error: String(error) });
   try {
-    fn();
+    const result = fn();
+    return result instanceof Promise ? result.catch(failed) : undefined;
   } catch (error) {
-    log.error("frame handler failed: {error}", { error: String(error) });
+    failed(error);
+    return undefined;
   }
 }
 

@@ -1,0 +1,177 @@
+/**
+ * History in Redis Streams, for a cluster (`--redis`).
+ *
+ * One Lua script numbers a message (`INCR`), appends it to the room's stream (`XADD` with the number as the
+ * entry id, trimmed to the retention limit) and publishes it to every node (`PUBLISH`), as one atomic step:
+ * ids have no gaps or duplicates, the stream's order is the delivery order, and a message is acknowledged
+ * only once Redis has stored it. Delivery to members happens when the bus hears the publication, on every
+ * node alike.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { ChatMessage, DirectMessage } from "../model.ts";
+import { roomKey } from "../names.ts";
+import { CHANNEL, logKeys, PREFIX, RedisLink, Script } from "../redis.ts";
+import { pairKey } from "./memory.ts";
+import { isComplete } from "./store.ts";
+import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+import type { Histogram } from "../metrics.ts";
+
+const log = getLogger(["hubbub", "store"]);
+
+// KEYS: seq, log, channel. ARGV: message JSON (no id), retention limit, event kind.
+const APPEND = new Script(`
+local id = redis.call('INCR', KEYS[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-1', 'm', ARGV[1])
+redis.call('PUBLISH', KEYS[3], '{"kind":"' .. ARGV[3] .. '","id":' .. id .. ',"m":' .. ARGV[1] .. '}')
+return id
+`);
+
+/** Options of {@linkcode RedisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://host:port/db`. */
+  readonly url: string;
+  /** Retention rules (the same flags as SQLite). */
+  readonly retention: Retention;
+  /** How often age-based pruning runs (milliseconds); 0 turns it off. */
+  readonly pruneEveryMs?: number;
+  /** Where Redis round-trip times go (for `/metrics`). */
+  readonly latency?: Histogram;
+}
+
+type Entry = [id: string, fields: string[]];
+
+/** The Redis {@linkcode Store}. Its appends publish too: the Redis bus must not publish them again. */
+export class RedisStore implements Store {
+  readonly #redis: RedisLink;
+  readonly #retention: Retention;
+  readonly #latency: Histogram | undefined;
+  #pruneTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Connects (in the background; `ready()` says when). */
+  constructor(options: RedisStoreOptions) {
+    this.#redis = new RedisLink({
+      url: options.url,
+      offlineQueue: false,
+      onError: (error) => log.warn("redis: {error}", { error: error.message }),
+    });
+    this.#retention = options.retention;
+    this.#latency = options.latency;
+    const every = options.pruneEveryMs ?? 30_000;
+    if (options.retention.maxAgeMs > 0 && every > 0) {
+      this.#pruneTimer = setInterval(() => void this.prune().catch(() => {}), every);
+    }
+  }
+
+  /** Whether Redis is connected. */
+  ready(): boolean {
+    return this.#redis.ready;
+  }
+
+  /** {@inheritDoc Store.append} */
+  async append(message: NewMessage): Promise<ChatMessage> {
+    const id = await this.#append("room", roomKey(message.room), "message", message);
+    return { ...message, id };
+  }
+
+  /** {@inheritDoc Store.appendDirect} */
+  async appendDirect(message: NewDirectMessage): Promise<DirectMessage> {
+    const id = await this.#append("dm", pairKey(message.from, message.to), "dm", message);
+    return { ...message, id };
+  }
+
+  async #append(kind: "room" | "dm", key: string, event: string, message: object): Promise<number> {
+    const keys = logKeys(kind, key);
+    const started = performance.now();
+    const id = await this.#redis.script(APPEND, [keys.seq, keys.log, CHANNEL], [
+      JSON.stringify(message),
+      this.#retention.limit,
+      event,
+    ]);
+    this.#latency?.observe((performance.now() - started) / 1000);
+    return Number(id);
+  }
+
+  /** {@inheritDoc Store.range} */
+  async range(room: string, options: RangeOptions): Promise<Range<ChatMessage>> {
+    const { entries, complete } = await this.#slice("room", roomKey(room), options);
+    return { messages: entries.map(([id, m]) => ({ ...(m as Omit<ChatMessage, "id">), id })), complete };
+  }
+
+  /** {@inheritDoc Store.rangeDirect} */
+  async rangeDirect(a: string, b: string, options: RangeOptions): Promise<Range<DirectMessage>> {
+    const { entries, complete } = await this.#slice("dm", pairKey(a, b), options);
+    return { messages: entries.map(([id, m]) => ({ ...(m as Omit<DirectMessage, "id">), id })), complete };
+  }
+
+  async #slice(
+    kind: "room" | "dm",
+    key: string,
+    options: RangeOptions,
+  ): Promise<{ entries: [number, object][]; complete: boolean }> {
+    const keys = logKeys(kind, key);
+    const upper = options.before === undefined
+      ? "+"
+      : options.before <= 1
+      ? "0-0"
+      : `${options.before - 1}-1`;
+    const read = options.after !== undefined
+      ? ["XRANGE", keys.log, `${options.after + 1}-0`, upper, "COUNT", options.limit]
+      : ["XREVRANGE", keys.log, upper, "-", "COUNT", options.limit];
+    const started = performance.now();
+    const results = await this.#redis.transaction([read, ["XRANGE", keys.log, "-", "+", "COUNT", 1], [
+      "GET",
+      keys.seq,
+    ]]);
+    this.#latency?.observe((performance.now() - started) / 1000);
+    let rows = (results[0] as Entry[]) ?? [];
+    if (options.after === undefined) rows = rows.reverse();
+    const first = (results[1] as Entry[])[0];
+    const next = Number(results[2] ?? 0) + 1;
+    const firstKept = first ? Number(first[0].split("-")[0]) : next;
+    const entries = rows.map((
+      [id, fields],
+    ): [number, object] => [Number(id.split("-")[0]), JSON.parse(fields[1]!)]);
+    return { entries, complete: isComplete(options, firstKept, next) };
+  }
+
+  /** Trims every stream to the age limit (the count limit is kept by each append). */
+  async prune(): Promise<void> {
+    const { maxAgeMs } = this.#retention;
+    if (maxAgeMs <= 0) return;
+    const oldest = Date.now() - maxAgeMs;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.#redis.command([
+        "SCAN",
+        cursor,
+        "MATCH",
+        `${PREFIX}*:log`,
+        "COUNT",
+        200,
+      ]) as [
+        string,
+        string[],
+      ];
+      cursor = next;
+      for (const key of keys) {
+        const head = await this.#redis.command(["XRANGE", key, "-", "+", "COUNT", 500]) as Entry[];
+        const expired = head.filter(([, fields]) =>
+          (JSON.parse(fields[1]!) as { time: number }).time < oldest
+        );
+        const last = expired.at(-1);
+        if (last) {
+          await this.#redis.command(["XTRIM", key, "MINID", `${Number(last[0].split("-")[0]) + 1}-0`]);
+        }
+      }
+    } while (cursor !== "0");
+  }
+
+  /** {@inheritDoc Store.close} */
+  close(): Promise<void> {
+    clearInterval(this.#pruneTimer);
+    this.#redis.close();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `--workers N`: one command runs N hubbub processes on this machine. They share the TCP and HTTP ports
+ * (`SO_REUSEPORT`, so the kernel spreads connections) and form one cluster through `--redis`.
+ *
+ * The parent only supervises: it restarts a worker that crashed, forwards SIGTERM and SIGINT, and exits 0 once
+ * every worker has drained.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+
+const log = getLogger(["hubbub", "workers"]);
+
+/** Options of {@linkcode supervise}. */
+export interface SuperviseOptions {
+  /** How many workers. */
+  readonly workers: number;
+  /** hubbub's own arguments, as given (without the program). */
+  readonly argv: readonly string[];
+  /** The cluster node id given with `--node-id`; workers get `<id>-w<n>`. */
+  readonly nodeId: string | null;
+}
+
+/** The worker command line: the same program with the same arguments, one worker, sharing the ports. */
+export function workerArgs(argv: readonly string[], index: number, nodeId: string | null): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--workers" || arg === "--node-id") i++;
+    else if (!arg.startsWith("--workers=") && !arg.startsWith("--node-id=")) kept.push(arg);
+  }
+  kept.push("--workers", "1", "--reuse-port");
+  if (nodeId) kept.push("--node-id", `${nodeId}-w${index}`);
+  // A compiled hubbub runs itself; under `deno run`, the same module with the same permission set.
+  if (Deno.build.standalone) return kept;
+  const main = new URL(Deno.mainModule);
+  return ["run", "-P=server", `--config=${new URL("./deno.json", main).pathname}`, main.pathname, ...kept];
+}
+
+/** Runs and supervises the workers; resolves with the exit code once all of them have stopped. */
+export async function supervise(options: SuperviseOptions): Promise<number> {
+  let stopping = false;
+  const running = new Map<number, Deno.ChildProcess>();
+  const done: Promise<void>[] = [];
+
+  const start = (index: number, crashes: number): Promise<void> => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: workerArgs(options.argv, index, options.nodeId),
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+      // The workers must not supervise in turn, whatever the environment says.
+      env: { HUBBUB_WORKERS: "1" },
+    }).spawn();
+    running.set(index, child);
+    log.info("worker started", { worker: index, pid: child.pid });
+    return child.status.then(async (status) => {
+      running.delete(index);
+      if (stopping) return;
+      log.error("worker exited; restarting", { worker: index, code: status.code, signal: status.signal });
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** crashes, 5000)));
+      if (!stopping) await start(index, crashes + 1);
+    });
+  };
+
+  const stop = (signal: Deno.Signal) => {
+    stopping = true;
+    for (const child of running.values()) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) =>
+    [signal, () => stop(signal === "SIGINT" ? "SIGTERM" : signal)] as const
+  );
+  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  for (let i = 1; i <= options.workers; i++) done.push(start(i, 0));
+  await Promise.all(done);
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  return 0;
+}
