@@ -372,8 +372,11 @@ Deno.test("HTTP: healthz, JSON API, 404 and 405 in JSON under /api", async () =>
   assert.equal((await missing.json()).error, "not-found");
   const wrong = await fetch(`${base}/api/rooms`, { method: "POST" });
   assert.equal(wrong.status, 405);
-  assert.equal(wrong.headers.get("allow"), "GET");
+  assert.equal(wrong.headers.get("allow"), "GET, HEAD");
   assert.equal((await wrong.json()).error, "method-not-allowed");
+  const head = await fetch(`${base}/healthz`, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), "");
   const page = await fetch(`${base}/`);
   assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
   await page.body?.cancel();

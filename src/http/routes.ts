@@ -141,13 +141,19 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       for (const { pattern, methods } of routes) {
         const match = pattern.exec(url);
         if (!match) continue;
-        const handle = methods[request.method];
+        // HEAD is GET without the body, for every GET route that is not a WebSocket upgrade.
+        const head = request.method === "HEAD" && methods.GET !== undefined;
+        const handle = head ? methods.GET : methods[request.method];
         if (!handle) {
+          const allow = Object.keys(methods).flatMap((m) => m === "GET" ? ["GET", "HEAD"] : [m]);
           throw new HttpError(405, "method-not-allowed", `Method ${request.method} not allowed`, {
-            allow: Object.keys(methods).join(", "),
+            allow: allow.join(", "),
           });
         }
-        return await handle(request, match.pathname.groups, info);
+        const response = await handle(head ? new Request(request, { method: "GET" }) : request, match.pathname.groups, info);
+        if (!head) return response;
+        await response.body?.cancel();
+        return new Response(null, { status: response.status, headers: response.headers });
       }
       throw new HttpError(404, "not-found", `Not found: ${url.pathname}`);
     } catch (error) {
