@@ -14,6 +14,15 @@ import {
   typingText,
 } from "../web/timeline.ts";
 import { backoffDelay, DEFAULT_BACKOFF } from "../web/socket.ts";
+import {
+  applyPresence,
+  compareNames,
+  formatCount,
+  MEMBER_PAGE,
+  mergeMembers,
+  nextMemberPage,
+  presenceText,
+} from "../web/members.ts";
 
 const T = (s: number) => new Date(Date.UTC(2026, 10, 22, 10, 0, s)).toISOString();
 const m = (id: number, text = `m${id}`, from = "alice") => messageItem(id, T(id), from, text);
@@ -168,5 +177,148 @@ Deno.test({
   assert.equal(chat.nameError.value, "Name 'alice' is taken");
   chat.receive("shutdown", { Message: "server shutting down" });
   assert.equal(chat.serverRestarting.value, true);
+  localStorage.clear();
+});
+
+/** `n` member names in the server's sort order: `m000`, `m001`, … */
+const crowd = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => `m${String(from + i).padStart(3, "0")}`);
+
+Deno.test("member names sort like the server sorts them (UTF-16 code units, case first)", () => {
+  const names = ["bob", "Zoë", "alice", "Émile", "_x", "9lives", "Alice2"];
+  assert.deepEqual([...names].sort(compareNames), ["9lives", "Alice2", "Zoë", "_x", "alice", "bob", "Émile"]);
+  assert.deepEqual([...names].sort(compareNames), [...names].sort());
+});
+
+Deno.test("member pages merge into one sorted list: scrolling pages in, no duplicates, first page keeps the rest", () => {
+  const room = crowd(250);
+  // The pushed first page, then two pages asked for as the list scrolls.
+  let known = mergeMembers([], { users: room.slice(0, 100), offset: 0, total: 250 });
+  assert.deepEqual(known, room.slice(0, 100));
+  known = mergeMembers(known, { users: room.slice(100, 200), offset: 100, total: 250 });
+  known = mergeMembers(known, { users: room.slice(200), offset: 200, total: 250 });
+  assert.deepEqual(known, room);
+  // A fresh first page (someone early in the list left) replaces only what it spans.
+  const after = room.filter((n) => n !== "m010");
+  known = mergeMembers(known, { users: after.slice(0, 100), offset: 0, total: 249 });
+  assert.deepEqual(known, after);
+  assert.equal(new Set(known).size, known.length);
+  // A page asked at a stale offset overlaps what is loaded: still each name once, in order.
+  known = mergeMembers(room.slice(0, 100), { users: room.slice(95, 150), offset: 95, total: 250 });
+  assert.deepEqual(known, room.slice(0, 150));
+  // A page that reaches the end is the truth for everything after its first name.
+  known = mergeMembers([...room.slice(0, 120), "zz-gone"], {
+    users: room.slice(100, 110),
+    offset: 100,
+    total: 110,
+  });
+  assert.deepEqual(known, room.slice(0, 110));
+  // Empty pages: an empty room; a room that shrank below the offset asked.
+  assert.deepEqual(mergeMembers(room, { users: [], offset: 0, total: 0 }), []);
+  assert.deepEqual(mergeMembers(room.slice(0, 60), { users: [], offset: 60, total: 50 }), room.slice(0, 50));
+  assert.deepEqual(mergeMembers(room.slice(0, 60), { users: [], offset: 60, total: 60 }), room.slice(0, 60));
+});
+
+Deno.test("the next member page starts a little before the end of what is loaded", () => {
+  assert.equal(nextMemberPage(200, 200), null);
+  assert.equal(nextMemberPage(0, 0), null);
+  assert.deepEqual(nextMemberPage(1000, 10_000), { offset: 980, limit: MEMBER_PAGE });
+  // Small server pages: a quarter of a page, so every page still brings new names.
+  assert.deepEqual(nextMemberPage(50, 200, 50), { offset: 38, limit: MEMBER_PAGE });
+  assert.deepEqual(nextMemberPage(3, 200, 3), { offset: 3, limit: MEMBER_PAGE });
+  assert.deepEqual(nextMemberPage(5, 200, 1000), { offset: 0, limit: MEMBER_PAGE });
+  // Pages asked that way, while two early members leave unseen, still cover everyone once.
+  const room = crowd(300);
+  let known = mergeMembers([], { users: room.slice(0, 50), offset: 0, total: 300 });
+  const now = room.filter((n) => n !== "m003" && n !== "m007");
+  for (let page = nextMemberPage(known.length, 298, 50); page !== null;) {
+    const users = now.slice(page.offset, page.offset + 50);
+    known = mergeMembers(known, { users, offset: page.offset, total: 298 });
+    known = known.filter((n) => n !== "m003" && n !== "m007"); // the leave notices, arriving after
+    page = nextMemberPage(known.length, 298, 50);
+  }
+  assert.deepEqual(known, now);
+});
+
+Deno.test("join and leave notices keep the loaded members right between lists", () => {
+  const loaded = crowd(50, 100); // m100…m149 loaded of a bigger room
+  // Within what is loaded: inserted in order; past it: left for the page that holds it.
+  assert.deepEqual(applyPresence(loaded, ["m120x", "m999"], [], false), [
+    ...crowd(21, 100),
+    "m120x",
+    ...crowd(29, 121),
+  ]);
+  // Everything loaded: a joiner goes anywhere; one already there is not doubled.
+  assert.deepEqual(applyPresence(["b", "d"], ["e", "a", "b"], [], true), ["a", "b", "d", "e"]);
+  assert.deepEqual(applyPresence(["a", "b", "c"], [], ["b", "zz"], false), ["a", "c"]);
+  assert.deepEqual(applyPresence([], ["a"], [], false), []);
+  const same = ["a"];
+  assert.equal(applyPresence(same, [], [], true), same, "nothing to apply: the same array");
+});
+
+Deno.test("presence summaries read as one line", () => {
+  assert.equal(presenceText(["bob"], 1, "joined"), "bob joined");
+  assert.equal(presenceText(["bob", "carol"], 2, "left"), "bob and carol left");
+  assert.equal(presenceText(["bob", "carol", "dave"], 3, "joined"), "bob, carol and dave joined");
+  assert.equal(presenceText(crowd(37), 37, "joined"), "37 people joined");
+  // The server may name fewer people than it counts.
+  assert.equal(presenceText(["bob"], 2, "left"), "2 people left");
+  assert.equal(presenceText(crowd(5), 10_000, "joined"), "10,000 people joined");
+  assert.equal(presenceText([], 1, "joined"), "1 person joined");
+  assert.equal(formatCount(200), "200");
+});
+
+Deno.test({
+  name: "frames: username confirms the name; summaries are one notice; lists page in with their total",
+  sanitizeOps: false,
+}, async () => {
+  localStorage.clear();
+  const chat = await import("../web/chat.ts");
+  const big = chat.conversation("room", "#big");
+  chat.rooms.value = [big];
+  chat.activeKey.value = big.key;
+  chat.me.value = null;
+  chat.nameError.value = null;
+
+  // The confirmation is the acceptance, with the name as the server spells it.
+  chat.receive("username", { Username: "Alice" });
+  assert.equal(chat.me.value, "Alice");
+  assert.equal(chat.wanted.value, "Alice");
+  assert.equal(localStorage.getItem("hubbub.name"), "Alice");
+
+  const room = ["Alice", ...crowd(199)].sort(compareNames);
+  chat.receive("userlist", { Room: "#big", Users: room.slice(0, 50), Total: 200, Offset: 0 });
+  assert.equal(big.memberTotal.value, 200);
+  assert.deepEqual(big.members.value, room.slice(0, 50));
+  chat.receive("userlist", { Room: "#big", Users: room.slice(50, 100), Total: 200, Offset: 50 });
+  assert.deepEqual(big.members.value, room.slice(0, 100));
+  // The next pushed first page keeps the page scrolled to.
+  chat.receive("userlist", { Room: "#big", Users: room.slice(0, 50), Total: 200, Offset: 0 });
+  assert.deepEqual(big.members.value, room.slice(0, 100));
+
+  // 37 people in one summary: one line, not 37; the ones inside the loaded names appear at once.
+  const before = big.items.value.length;
+  const newcomers = Array.from({ length: 37 }, (_, i) => `n${String(i).padStart(2, "0")}`);
+  chat.receive("connected", { Room: "#big", Users: ["m050a", ...newcomers.slice(1)], Count: 37 });
+  assert.equal(big.items.value.length, before + 1);
+  assert.equal(big.items.value.at(-1)?.text, "37 people joined");
+  assert.ok(big.members.value.includes("m050a"));
+  assert.ok(!big.members.value.includes("n01"), "a joiner past the loaded names waits for its page");
+  chat.receive("left", { Room: "#big", Users: ["m000", "m001", "Alice"], Count: 3 });
+  assert.equal(big.items.value.at(-1)?.text, "m000 and m001 left", "own name is not announced");
+  assert.ok(!big.members.value.includes("m000"));
+  // Single notices stay single lines.
+  chat.receive("connected", { Username: "m010b", Conn: "c_9", Room: "#big" });
+  assert.equal(big.items.value.at(-1)?.text, "m010b joined");
+  assert.ok(big.members.value.includes("m010b"));
+  chat.receive("left", { Username: "m010b", Conn: "c_9", Room: "#big", Reason: "left" });
+  assert.equal(big.items.value.at(-1)?.text, "m010b left");
+  assert.ok(!big.members.value.includes("m010b"));
+  assert.equal(new Set(big.members.value).size, big.members.value.length);
+
+  // An older server: the whole list, no total.
+  chat.receive("userlist", { Room: "#big", Users: ["Alice", "bob"] });
+  assert.deepEqual(big.members.value, ["Alice", "bob"]);
+  assert.equal(big.memberTotal.value, 2);
   localStorage.clear();
 });

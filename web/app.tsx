@@ -15,6 +15,7 @@ import { NameForm } from "./components/name_form.tsx";
 import { Sidebar } from "./components/sidebar.tsx";
 import { ConnectionPill, StatusBanner } from "./components/status.tsx";
 import { Toasts } from "./components/toasts.tsx";
+import { formatCount } from "./members.ts";
 
 type Panel = "rooms" | "members" | null;
 
@@ -69,7 +70,8 @@ function Chat({ onRename }: { readonly onRename: () => void }): JSX.Element {
     setFocusToken((n) => n + 1);
   };
 
-  const members = conv?.kind === "room" ? conv.members.value.length : 0;
+  // The room's size as the server counts it (a big room's list holds only the names loaded so far).
+  const members = conv?.kind === "room" ? conv.memberTotal.value : 0;
   return (
     <div class={`chat${panel ? ` panel-${panel}` : ""}`}>
       <a class="skip-link" href="#composer-input">Skip to message field</a>
@@ -92,7 +94,7 @@ function Chat({ onRename }: { readonly onRename: () => void }): JSX.Element {
             <h1 id="conv-title" class="conv-title">{conv ? conv.name.value : "hubbub"}</h1>
             <span class="subtitle">
               {conv?.kind === "room"
-                ? `${members} ${members === 1 ? "member" : "members"}`
+                ? `${formatCount(members)} ${members === 1 ? "member" : "members"}`
                 : conv?.kind === "dm"
                 ? "Direct message"
                 : ""}
@@ -110,7 +112,7 @@ function Chat({ onRename }: { readonly onRename: () => void }): JSX.Element {
             >
               <PeopleIcon />
               <span class="sr-only">Members</span>
-              <span class="members-count" aria-hidden="true">{members}</span>
+              <span class="members-count" aria-hidden="true">{formatCount(members)}</span>
             </button>
           )}
         </header>

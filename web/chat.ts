@@ -8,6 +8,7 @@
 
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import type { BroadcastPayload, PrivatePayload } from "../src/ws/gobanter.ts";
+import { applyPresence, mergeMembers, nextMemberPage, presenceText } from "./members.ts";
 import { ChatSocket, type SocketStatus } from "./socket.ts";
 import {
   addMessages,
@@ -31,6 +32,8 @@ export const LOBBY = "lobby";
 const PAGE = 50;
 /** Messages asked for per request while filling a gap after a reconnect (the server's maximum). */
 const GAP_PAGE = 500;
+/** A member page not answered after this long is given up, so it can be asked for again (ms). */
+const MEMBER_RETRY_MS = 5000;
 /** How long a typing notice is shown without a new one (ms). */
 const TYPING_SHOWN_MS = 5000;
 /** The page sends at most one typing notice per room this often (ms), as the server relays them. */
@@ -47,8 +50,23 @@ export interface Conversation {
   readonly name: Signal<string>;
   readonly items: Signal<readonly Item[]>;
   readonly unread: Signal<number>;
-  /** Room members (rooms only), sorted as the server sends them. */
+  /**
+   * Room members loaded so far (rooms only), sorted as the server sends them: the whole room, or its first
+   * names in a big room (further pages are fetched as the member list scrolls).
+   */
   readonly members: Signal<readonly string[]>;
+  /** How many members the room has (the server's `Total`). */
+  readonly memberTotal: Signal<number>;
+  /** Whether a further page of members has been asked for and not answered yet. */
+  readonly membersLoading: Signal<boolean>;
+  /** The member page asked for and not answered yet. */
+  memberRequest: { readonly offset: number } | null;
+  /** How many names the server's pages hold (its list limit, learnt from a first page); 0 until known. */
+  memberPageSize: number;
+  /** A page brought no new name: no more pages are asked for by themselves until the next first page. */
+  membersStalled: boolean;
+  /** Whether `members` was built on this connection (after a reconnect the first list replaces it). */
+  membersFresh: boolean;
   /** Who is typing right now. */
   readonly typing: Signal<readonly string[]>;
   /** Whether older history may exist ("load earlier messages"). */
@@ -178,6 +196,12 @@ export function conversation(kind: "room" | "dm", name: string): Conversation {
     items: signal([]),
     unread: signal(0),
     members: signal([]),
+    memberTotal: signal(0),
+    membersLoading: signal(false),
+    memberRequest: null,
+    memberPageSize: 0,
+    membersStalled: false,
+    membersFresh: false,
     typing: signal([]),
     hasOlder: signal(false),
     loading: signal(false),
@@ -290,9 +314,12 @@ function hello(): void {
     if (roomKey(conv.name.value) !== roomKey(LOBBY)) socket.send("join", { Room: conv.name.value });
   }
   for (const conv of [...rooms.value, ...dms.value]) {
-    // Requests of the lost connection will never be answered.
+    // Requests of the lost connection will never be answered, and what changed meanwhile was missed.
     conv.pending.length = 0;
     conv.loading.value = false;
+    conv.memberRequest = null;
+    conv.membersLoading.value = false;
+    conv.membersFresh = false;
     catchUp(conv);
   }
   for (const [, name] of pendingJoins) socket.send("join", { Room: name });
@@ -324,6 +351,10 @@ function str(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+function count(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
 /** What room messages and DMs share: enough to show one. */
 type Entry = Pick<BroadcastPayload, "Message" | "Username" | "Time" | "Id">;
 
@@ -344,19 +375,29 @@ function isPrivate(value: unknown): value is PrivatePayload {
 /** Applies one frame from the server. Exported for tests of the page logic. */
 export function receive(action: string, p: Record<string, unknown>): void {
   switch (action) {
+    case "username": {
+      // The server's confirmation of a `username` request, with the name as it granted it.
+      const name = str(p.Username);
+      if (name !== undefined) grantName(name);
+      return;
+    }
     case "connected": {
-      const user = str(p.Username);
       const room = str(p.Room);
+      if (Array.isArray(p.Users)) return receivePresence("joined", room, p.Users, p.Count);
+      const user = str(p.Username);
       if (user === undefined || room === undefined) return; // The greeting.
       if (sameName(user, wanted.value)) return acceptName(user);
       const conv = findRoom(room);
-      if (conv) note(conv, `${user} joined`);
+      if (!conv) return;
+      changeMembers(conv, [user], []);
+      note(conv, `${user} joined`);
       return;
     }
     case "left": {
+      const room = str(p.Room);
+      if (Array.isArray(p.Users)) return receivePresence("left", room, p.Users, p.Count);
       const user = str(p.Username);
       if (user === undefined) return;
-      const room = str(p.Room);
       const how = p.Reason === "disconnected" ? "disconnected" : "left";
       if (sameName(user, me.value)) return;
       const convs = room === undefined
@@ -364,6 +405,7 @@ export function receive(action: string, p: Record<string, unknown>): void {
         : [findRoom(room)].filter((c) => c !== undefined);
       for (const conv of convs) {
         stopTyping(conv, user);
+        changeMembers(conv, [], [user]);
         note(conv, `${user} ${how}`);
       }
       return;
@@ -372,6 +414,9 @@ export function receive(action: string, p: Record<string, unknown>): void {
       const room = str(p.Room);
       const users = Array.isArray(p.Users) ? p.Users.filter((u): u is string => typeof u === "string") : [];
       if (room === undefined) return;
+      const offset = count(p.Offset) ?? 0;
+      // A server without paging sends the whole list and no total.
+      const total = count(p.Total) ?? offset + users.length;
       const mine = users.find((u) => sameName(u, wanted.value));
       if (mine !== undefined) acceptName(mine);
       const key = roomKey(room);
@@ -386,7 +431,25 @@ export function receive(action: string, p: Record<string, unknown>): void {
       }
       if (!conv) return;
       conv.name.value = room;
-      conv.members.value = users;
+      const answered = conv.memberRequest?.offset === offset;
+      if (answered) {
+        conv.memberRequest = null;
+        conv.membersLoading.value = false;
+      }
+      // After a reconnect the first list starts over: what was loaded before may have changed unseen.
+      const known = offset === 0 && !conv.membersFresh ? [] : conv.members.value;
+      const merged = mergeMembers(known, { users, offset, total });
+      if (offset === 0) {
+        conv.membersFresh = true;
+        conv.membersStalled = false;
+        // A first page that stops short of the total is as long as the server's pages.
+        if (users.length < total) conv.memberPageSize = users.length;
+      } else if (answered && merged.length <= known.length) {
+        // Never ask for the same page over and over: wait for the list to change (or a click).
+        conv.membersStalled = true;
+      }
+      conv.members.value = merged;
+      conv.memberTotal.value = total;
       return;
     }
     case "broadcast": {
@@ -434,14 +497,44 @@ export function receive(action: string, p: Record<string, unknown>): void {
   }
 }
 
+/** Accepts the name an older signal implies (a list or a join naming us) while a `username` awaits its answer. */
 function acceptName(name: string): void {
-  if (!asking) return;
+  if (asking) grantName(name);
+}
+
+/** The name the server gave this connection. */
+function grantName(name: string): void {
   asking = false;
   connectionName = name;
   me.value = name;
   wanted.value = name;
   nameError.value = null;
   save(STORE_KEYS.name, name);
+}
+
+/** A summary of people joining or leaving a room past its notice rate: one notice line for all of them. */
+function receivePresence(verb: "joined" | "left", room: string | undefined, list: unknown[], total: unknown) {
+  const users = list.filter((u): u is string => typeof u === "string");
+  if (verb === "joined") {
+    const mine = users.find((u) => sameName(u, wanted.value));
+    if (mine !== undefined) acceptName(mine);
+  }
+  const conv = room === undefined ? undefined : findRoom(room);
+  if (!conv) return;
+  const others = users.filter((u) => !sameName(u, me.value));
+  const n = Math.max(count(total) ?? 0, users.length) - (users.length - others.length);
+  if (verb === "joined") changeMembers(conv, others, []);
+  else {
+    for (const user of others) stopTyping(conv, user);
+    changeMembers(conv, [], others);
+  }
+  if (n > 0) note(conv, presenceText(others, n, verb));
+}
+
+/** Keeps the loaded members right between full lists (which follow within a presence interval). */
+function changeMembers(conv: Conversation, joined: readonly string[], left: readonly string[]): void {
+  const complete = conv.members.value.length >= conv.memberTotal.value;
+  conv.members.value = applyPresence(conv.members.value, joined, left, complete);
 }
 
 function receiveHistory(p: Record<string, unknown>): void {
@@ -624,9 +717,34 @@ export function loadOlder(conv: Conversation): void {
   requestHistory(conv, "older", PAGE, before === null ? {} : { Before: before });
 }
 
-/** Asks the members of a room again. */
+/** Asks the members of a room again (the first page). */
 export function refreshMembers(conv: Conversation): void {
   if (conv.kind === "room") socket.send("userlist", { Room: conv.name.value });
+}
+
+/**
+ * Asks for the next page of a big room's members (the member list scrolled near its end, or `force`: the
+ * person asked). One request at a time per room; one left unanswered is given up after
+ * {@linkcode MEMBER_RETRY_MS}.
+ */
+export function loadMoreMembers(conv: Conversation, force = false): void {
+  if (conv.kind !== "room" || conv.memberRequest !== null || (conv.membersStalled && !force)) return;
+  const page = nextMemberPage(
+    conv.members.value.length,
+    conv.memberTotal.value,
+    conv.memberPageSize || undefined,
+  );
+  if (page === null) return;
+  if (!socket.send("userlist", { Room: conv.name.value, Offset: page.offset, Limit: page.limit })) return;
+  const request = { offset: page.offset };
+  conv.memberRequest = request;
+  conv.membersLoading.value = true;
+  // Never stuck on "Loading…": an answer that does not come frees the list to ask again.
+  setTimeout(() => {
+    if (conv.memberRequest !== request) return;
+    conv.memberRequest = null;
+    conv.membersLoading.value = false;
+  }, MEMBER_RETRY_MS);
 }
 
 let lastDirectory = 0;

@@ -4,6 +4,9 @@
  * with a TCP client in the same room: chat both ways, DMs, reload, server restart, hostile text, and
  * screenshots (desktop and phone, light and dark) under `test-output/screenshots/`.
  *
+ * A second test fills a room with 200 members (199 over plain WebSockets) and checks the page shows the count and
+ * pages names in as its member list scrolls.
+ *
  * Chromium is looked up at `HUBBUB_CHROMIUM` or `/usr/bin/chromium`. Without it the test is skipped with
  * one SKIP line, except under `CI=true`, where a missing browser is a failure.
  * Set `HUBBUB_DOCS_SCREENSHOTS=1` to also refresh the committed copies in `docs/screenshots/`.
@@ -11,7 +14,7 @@
 
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
-import { LineClient, ROOT, serve } from "../_helpers.ts";
+import { LineClient, ROOT, serve, WsClient } from "../_helpers.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 
 const CHROMIUM = Deno.env.get("HUBBUB_CHROMIUM") || "/usr/bin/chromium";
@@ -131,6 +134,11 @@ class Person {
       text,
       from ?? null,
     );
+  }
+
+  /** Names in the member list, in the order shown. */
+  memberNames(): Promise<string[]> {
+    return this.page.$$eval("#members .member", (els) => els.map((el) => el.getAttribute("data-name") ?? ""));
   }
 
   async openConversation(name: string): Promise<void> {
@@ -400,6 +408,158 @@ Deno.test({
       );
     } finally {
       for (const client of tcpClients) await client.close();
+      await browser.close();
+      await server.shutdown();
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+/** First names for a crowd: mixed case and two that sort after every ASCII name (`É`, `Ø`). */
+const FIRST = [
+  "amara",
+  "Bruno",
+  "chen",
+  "Dana",
+  "emil",
+  "Farah",
+  "gus",
+  "Hana",
+  "ivo",
+  "June",
+  "kofi",
+  "Lena",
+  "mio",
+  "Nadia",
+  "omar",
+  "Pia",
+  "quinn",
+  "Rosa",
+  "sven",
+  "Tariq",
+  "uma",
+  "Vera",
+  "wes",
+  "Xenia",
+  "yara",
+  "Zoë",
+  "Émile",
+  "Øyvind",
+];
+
+/** Connects people over `/ws` (documented shape), a few at a time, each once its name is confirmed. */
+async function crowdJoins(addr: Deno.NetAddr, names: readonly string[], into: WsClient[]): Promise<void> {
+  const AT_ONCE = 25;
+  for (let i = 0; i < names.length; i += AT_ONCE) {
+    await Promise.all(
+      names.slice(i, i + AT_ONCE).map(async (name) => {
+        const client = await WsClient.open(addr, "/ws");
+        into.push(client);
+        client.send({ Action: "username", Payload: { Username: name } });
+        await client.expectJson({ Action: "username", Payload: { Username: name } });
+      }),
+    );
+  }
+}
+
+/** How many people a join notice line stands for ("bob joined", "bob and carol joined", "37 people joined"). */
+function joinedCount(line: string): number {
+  const summary = /^([\d,]+) (?:people|person) joined$/.exec(line);
+  if (summary) return Number(summary[1]!.replaceAll(",", ""));
+  const names = /^(.+) joined$/.exec(line);
+  if (!names) return 0;
+  return names[1]!.split(/, | and /).length;
+}
+
+Deno.test({
+  name: "browser: a 200-member room shows its count, pages names in as the member list scrolls",
+  ignore: !present && !CI,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (!present) throw new Error(`CI=true but no Chromium at ${CHROMIUM}: .ci/run must install it`);
+    await Deno.mkdir(SHOTS, { recursive: true });
+    // A small list limit, so that 200 members are four pages.
+    const server = serve({ listLimit: 50, tcp: null });
+    const url = `http://127.0.0.1:${server.http!.port}/`;
+    const { browser, profile } = await launch();
+    const crowd: WsClient[] = [];
+    try {
+      const others = Array.from(
+        { length: 199 },
+        (_, i) => `${FIRST[i % FIRST.length]}-${Math.floor(i / FIRST.length)}`,
+      );
+      const everyone = [...others, "zed"].sort();
+      // Half the room is there before the page; the other half arrives while it watches.
+      await crowdJoins(server.http!, others.slice(0, 100), crowd);
+      // The presence tick after their joins (summary, then the list of 100) is over before the page comes.
+      await crowd[0]!.expectJson({ Action: "userlist", Payload: { Total: 100 } });
+      const zed = await Person.open(browser, "zed", url);
+      const cdp = await zed.page.createCDPSession();
+      const sent: string[] = [];
+      cdp.on("Network.webSocketFrameSent", (event) => void sent.push(event.response.payloadData));
+      await cdp.send("Network.enable");
+      await zed.login();
+      await crowdJoins(server.http!, others.slice(100), crowd);
+
+      // The count is the room's, not the names loaded.
+      await zed.page.waitForFunction(() =>
+        document.querySelector('[data-testid="member-count"]')?.textContent === "200"
+      );
+      assert.equal(await zed.text(".subtitle"), "200 members");
+      const first = await zed.memberNames();
+      assert.ok(first.length < 200, `${first.length} names before scrolling: the whole list was sent`);
+      assert.deepEqual(first.slice(0, 50), everyone.slice(0, 50));
+      assert.ok(!first.includes(everyone.at(-1)!), "the last name showed before scrolling");
+      assert.ok(await zed.page.$('[data-testid="more-members"]'), "no sign of more members");
+
+      // 99 joins while the page watched: each announced once, mostly in summaries rather than 99 lines.
+      await zed.page.waitForFunction(() =>
+        [...document.querySelectorAll(".timeline .note > span:first-child")].some((el) =>
+          /^\d+ people joined$/.test(el.textContent ?? "")
+        )
+      );
+      const notes = await zed.page.$$eval(
+        ".timeline .note > span:first-child",
+        (els) => els.map((el) => el.textContent ?? ""),
+      );
+      const joinLines = notes.filter((n) => n.endsWith(" joined"));
+      assert.equal(joinLines.reduce((sum, line) => sum + joinedCount(line), 0), 99, joinLines.join(" | "));
+      assert.ok(joinLines.length < 60, `${joinLines.length} join lines for 99 joins`);
+
+      // Scroll the member list as a person would, until it holds everyone.
+      const box = (await (await zed.page.$("#members"))!.boundingBox())!;
+      await zed.page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      const deadline = Date.now() + WAIT;
+      while ((await zed.memberNames()).length < 200) {
+        assert.ok(Date.now() < deadline, `only ${(await zed.memberNames()).length} names after scrolling`);
+        await zed.page.mouse.wheel({ deltaY: 4000 });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const names = await zed.memberNames();
+      // The right people, in the server's order, each once.
+      assert.deepEqual(names, everyone);
+      for (
+        const name of ["amara-0", "Øyvind-6", "Émile-0", "Zoë-3", "zed", everyone.at(-1)!, everyone[120]!]
+      ) {
+        assert.ok(await zed.page.$(`.member[data-name="${name}"]`), `${name} is not in the member list`);
+      }
+      assert.equal(everyone.at(-1), "Øyvind-6");
+      assert.equal(await zed.page.$('[data-testid="more-members"]'), null);
+      assert.equal(await zed.text('[data-testid="member-count"]'), "200");
+      await zed.page.screenshot({ path: `${SHOTS}big-room.png` });
+
+      // Pages were asked for as the list scrolled, never the whole room at once.
+      const pages = sent.map((f) => JSON.parse(f)).filter((f) =>
+        f.Action === "userlist" && f.Payload.Offset > 0
+      );
+      assert.ok(pages.length >= 3 && pages.length <= 10, `${pages.length} page requests`);
+      for (const page of pages) assert.ok(page.Payload.Limit <= 200, JSON.stringify(page));
+      assert.deepEqual(zed.problems, []);
+    } finally {
+      for (let i = 0; i < crowd.length; i += 50) {
+        await Promise.all(crowd.slice(i, i + 50).map((c) => c.close()));
+      }
       await browser.close();
       await server.shutdown();
       await Deno.remove(profile, { recursive: true }).catch(() => {});
