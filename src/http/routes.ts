@@ -38,9 +38,6 @@ interface Route {
   readonly methods: Readonly<Record<string, Handle>>;
 }
 
-/** Most members one `/api/rooms/:room/members` page returns. */
-const MAX_PAGE = 1000;
-
 /** A request handler with a `close()` that stops its timers. */
 export interface HttpHandler {
   /** Handles one request. */
@@ -122,7 +119,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
         if (checkRoom(name)) throw new HttpError(400, "invalid-room", `Not a valid room name: '${name}'`);
         const url = new URL(request.url);
         const offset = count(url.searchParams.get("offset"), 0, "offset");
-        const limit = Math.min(count(url.searchParams.get("limit"), MAX_PAGE, "limit"), MAX_PAGE);
+        const limit = Math.min(count(url.searchParams.get("limit"), hub.listLimit, "limit"), hub.listLimit);
         const members = hub.users(name).map((u) => u.name);
         return json({
           room: name,
@@ -150,7 +147,11 @@ export function createHandler(options: HandlerOptions): HttpHandler {
             allow: allow.join(", "),
           });
         }
-        const response = await handle(head ? new Request(request, { method: "GET" }) : request, match.pathname.groups, info);
+        const response = await handle(
+          head ? new Request(request, { method: "GET" }) : request,
+          match.pathname.groups,
+          info,
+        );
         if (!head) return response;
         await response.body?.cancel();
         return new Response(null, { status: response.status, headers: response.headers });

@@ -128,11 +128,21 @@ export const documentedCodec: Codec = {
   },
 };
 
-/** A summary of joins (or of leaves): one `connected` (or `left`) frame with a `Users` array. */
+/** Names a summary frame carries; `Count` says how many there were. A crowd costs each member O(1) bytes. */
+export const SUMMARY_NAMES = 100;
+
+/**
+ * A summary of joins (or of leaves): one `connected` (or `left`) frame with the first names in `Users` and
+ * the number in `Count`. `Username` reads as a name too ("37 people"), for clients that show only it.
+ */
 function presenceFrames(Room: string, joined: readonly string[], left: readonly string[]): string {
-  return joined.length > 0
-    ? documented("connected", { Room, Users: joined, Count: joined.length })
-    : documented("left", { Room, Users: left, Count: left.length });
+  const [action, names] = joined.length > 0 ? ["connected", joined] : ["left", left];
+  return documented(action, {
+    Room,
+    Username: `${names.length} people`,
+    Users: names.slice(0, SUMMARY_NAMES),
+    Count: names.length,
+  });
 }
 
 /** The server's local `HH:MM`, as GoBanter's page shows it. */
