@@ -95,10 +95,12 @@ Deno.test(`${CROWD} documented /ws clients: userlist coalesced, join notices sum
     assert.deepEqual(paged, sorted);
     const api = `http://${server.http!.hostname}:${server.http!.port}/api/rooms/lobby/members`;
     const apiNames: string[] = [];
-    for (let offset = 0; offset < CROWD; offset += 128) {
+    for (let offset = 0; offset < CROWD;) {
       const page = await (await fetch(`${api}?offset=${offset}&limit=128`)).json();
       assert.equal(page.total, CROWD);
+      assert.ok(page.members.length <= 100, "API pages follow --list-limit");
       apiNames.push(...page.members);
+      offset += page.members.length;
     }
     assert.deepEqual(apiNames, sorted);
   } finally {
