@@ -9,7 +9,7 @@ import { parseCli } from "./src/cli.ts";
 import { setupLogging, stopLogging } from "./src/log.ts";
 import { startServer } from "./src/server.ts";
 import { getLogger } from "@logtape/logtape";
-import { supervise } from "./src/workers.ts";
+import { stopWithSupervisor, supervise } from "./src/workers.ts";
 
 /** Runs hubbub with the given arguments; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -65,6 +65,8 @@ export async function main(args: readonly string[]): Promise<number> {
   const stop = () => void server.shutdown();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
+  // A worker of --workers stops with its supervisor, even one killed outright.
+  stopWithSupervisor(stop);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
   await stopLogging();

@@ -264,7 +264,9 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       new Option("--node-id <id>", "this process's name in the cluster (default: generated)")
         .env("HUBBUB_NODE_ID").argParser(nodeId),
     )
-    .addOption(new Option("--reuse-port", "share the listening ports; set for the workers of --workers").hideHelp())
+    .addOption(
+      new Option("--reuse-port", "share the listening ports; set for the workers of --workers").hideHelp(),
+    )
     .addOption(
       new Option("--log-format <format>", "log format (default: pretty on a terminal, json otherwise)")
         .env("HUBBUB_LOG_FORMAT").choices(["json", "pretty"]),

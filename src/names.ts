@@ -108,8 +108,8 @@ export function checkRoom(room: string, max: number = MAX_ROOM): string | null {
 }
 
 /** The `n`-th variant of a taken name (`alice` → `alice-2`), kept within {@linkcode MAX_NAME}. */
-export function nameVariant(name: string, n: number): string {
+export function nameVariant(name: string, n: number, max: number = MAX_NAME): string {
   const suffix = `-${n}`;
   const chars = [...name];
-  return chars.slice(0, MAX_NAME - suffix.length).join("") + suffix;
+  return chars.slice(0, max - suffix.length).join("") + suffix;
 }

@@ -3,13 +3,34 @@
  * (`SO_REUSEPORT`, so the kernel spreads connections) and form one cluster through `--redis`.
  *
  * The parent only supervises: it restarts a worker that crashed, forwards SIGTERM and SIGINT, and exits 0 once
- * every worker has drained.
+ * every worker has drained. Each worker holds a pipe from the parent on its stdin and shuts down when that
+ * pipe closes, so no worker outlives a supervisor that was killed outright (SIGKILL, a crash).
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["hubbub", "workers"]);
+
+/** Set in a worker's environment by its supervisor. */
+const SUPERVISED = "HUBBUB_SUPERVISED";
+
+/**
+ * In a worker of `--workers`: calls `stop` once the supervisor is gone (its end of our stdin closed). Does
+ * nothing in a process that no supervisor started.
+ */
+export function stopWithSupervisor(stop: () => void): void {
+  if (Deno.env.get(SUPERVISED) !== "1") return;
+  void (async () => {
+    try {
+      // Nothing is ever sent; the loop ends when the supervisor's end closes.
+      for await (const _ of Deno.stdin.readable) continue;
+    } catch {
+      // A broken pipe is a gone supervisor too.
+    }
+    stop();
+  })();
+}
 
 /** Options of {@linkcode supervise}. */
 export interface SuperviseOptions {
@@ -46,11 +67,12 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
   const start = (index: number, crashes: number): Promise<void> => {
     const child = new Deno.Command(Deno.execPath(), {
       args: workerArgs(options.argv, index, options.nodeId),
-      stdin: "null",
+      // Nothing is ever written: the pipe only tells the worker, by closing, that its supervisor is gone.
+      stdin: "piped",
       stdout: "inherit",
       stderr: "inherit",
       // The workers must not supervise in turn, whatever the environment says.
-      env: { HUBBUB_WORKERS: "1" },
+      env: { HUBBUB_WORKERS: "1", [SUPERVISED]: "1" },
     }).spawn();
     running.set(index, child);
     log.info("worker started", { worker: index, pid: child.pid });

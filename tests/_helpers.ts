@@ -210,17 +210,27 @@ export class Child implements AsyncDisposable {
 
   async #read(): Promise<void> {
     const decoder = new TextDecoder();
+    // Only complete lines are parsed, each once: a chatty child (thousands of records) stays cheap to follow.
+    let partial = "";
     for await (const chunk of this.process.stderr) {
-      this.stderr += decoder.decode(chunk, { stream: true });
-      const lines = this.stderr.split("\n");
-      this.records.length = 0;
+      const text = decoder.decode(chunk, { stream: true });
+      this.stderr += text;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop()!;
       for (const line of lines) {
         if (!line.startsWith("{")) continue;
         try {
           this.records.push(JSON.parse(line));
         } catch {
-          // A line still being written.
+          // Not a log record.
         }
+      }
+    }
+    if (partial.startsWith("{")) {
+      try {
+        this.records.push(JSON.parse(partial));
+      } catch {
+        // Cut off by the exit.
       }
     }
   }

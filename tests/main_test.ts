@@ -522,7 +522,11 @@ Deno.test("CLI: --help exits 0 and mentions every flag and HUBBUB_TCP", async ()
   // Flags added to the CLI later are covered too.
   const source = await Deno.readTextFile(new URL("../src/cli.ts", import.meta.url));
   // Every option people may set; `.hideHelp()` ones (set by hubbub for its own workers) are not for people.
-  for (const [whole, flag] of source.matchAll(/new Option\(\s*"(?:-\w, )?(--[a-z][a-z-]*)[^)]*\)(\.hideHelp\(\))?/g)) {
+  for (
+    const [whole, flag] of source.matchAll(
+      /new Option\(\s*"(?:-\w, )?(--[a-z][a-z-]*)[^)]*\)(\.hideHelp\(\))?/g,
+    )
+  ) {
     if (!whole.endsWith(".hideHelp()")) flags.add(flag!);
   }
   const missing = [...flags].filter((flag) => !new RegExp(`${flag}(?![a-z-])`).test(result.stdout));

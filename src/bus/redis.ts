@@ -7,6 +7,12 @@
  * of `--presence-ttl`; any node that sees a heartbeat older than the TTL reaps that node in one Lua script
  * (its presence hash, its names) and publishes `node-gone`, so its members vanish everywhere with the usual
  * disconnect notices. Redis pub/sub delivers in publish order, so every node sees one order of messages.
+ *
+ * Pub/sub forgets what it could not deliver, so presence heals by snapshots: whenever a node (re)connects it
+ * rewrites its presence hash, re-claims its members' names and publishes a `sync` snapshot of its members, in
+ * one Lua script; every other node compares the snapshot with what it had heard and turns the difference into
+ * the usual join and leave events. The reconnecting node reads every other node's hash the same way. So a
+ * member who left while Redis was away is gone everywhere once Redis is back, and one who arrived is listed.
  * @module
  */
 
@@ -63,6 +69,57 @@ redis.call('PUBLISH', KEYS[4], '{"kind":"node-gone","node":"' .. ARGV[1] .. '"}'
 return 1
 `);
 
+// KEYS: names, nodes, presence hash of this node, channel. ARGV: node, cutoff, the sync event (published as
+// is), this node's names as JSON [{k, t, n}] (key, token or '', display name), then the hash's field/value pairs.
+// Rewrites the presence hash, claims this node's names again (a node reaped while alive lost them) and gives
+// back names this node holds for members it no longer has (a node restarted under the same id). Returns the
+// keys another live node took meanwhile.
+const SYNC = new Script(`
+local node, cutoff = ARGV[1], tonumber(ARGV[2])
+redis.call('DEL', KEYS[3])
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+local mine, lost = {}, {}
+for _, c in ipairs(cjson.decode(ARGV[4])) do
+  mine[c.k] = true
+  local take = true
+  local current = redis.call('HGET', KEYS[1], c.k)
+  if current then
+    local owner = cjson.decode(current)
+    if owner.node ~= node then
+      if c.t ~= '' and owner.token == c.t then
+        take = false
+      else
+        local beat = redis.call('ZSCORE', KEYS[2], owner.node)
+        if beat and tonumber(beat) >= cutoff then
+          take = false
+          table.insert(lost, c.k)
+        end
+      end
+    end
+  end
+  if take then redis.call('HSET', KEYS[1], c.k, cjson.encode({node = node, token = c.t, name = c.n})) end
+end
+local names = redis.call('HGETALL', KEYS[1])
+for i = 1, #names, 2 do
+  if not mine[names[i]] and cjson.decode(names[i + 1]).node == node then redis.call('HDEL', KEYS[1], names[i]) end
+end
+redis.call('PUBLISH', KEYS[4], ARGV[3])
+return lost
+`);
+
+/** A member of a node with the rooms it is in (by room key: display name). */
+interface Presence {
+  readonly member: PresenceMember;
+  readonly rooms: Map<string, string>;
+}
+
+/** A node's whole presence, as its `sync` event carries it. */
+interface SyncEvent {
+  readonly kind: "sync";
+  readonly node: string;
+  readonly members: readonly (PresenceMember & { readonly rooms: readonly string[] })[];
+}
+
 /** Options of {@linkcode RedisBus}. */
 export interface RedisBusOptions {
   /** `redis://host:port/db`. */
@@ -93,13 +150,17 @@ export class RedisBus implements Bus {
   readonly #counters: { busPublished: number; busReceived: number } | undefined;
   #handler: ((event: BusEvent) => void) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #subscribed = false;
   #synced = false;
   #closed = false;
+  #syncing = false;
+  #syncAgain = false;
+  /** No reaping before this time: after an outage, live nodes get one TTL to beat again. */
+  #reapAfter = 0;
   /** What this node has told the cluster, to tell it again after Redis comes back. */
-  readonly #mine = new Map<
-    string,
-    { member: PresenceMember; rooms: Map<string, { room: string; conn: string }> }
-  >();
+  readonly #mine = new Map<string, Presence>();
+  /** What this node has heard of the others (and handed to the hub), by node, then name key. */
+  readonly #known = new Map<string, Map<string, Presence>>();
 
   /** Connects both clients and starts the heartbeat. */
   constructor(options: RedisBusOptions) {
@@ -107,16 +168,16 @@ export class RedisBus implements Bus {
     this.#ttl = options.presenceTtlMs;
     this.#counters = options.counters;
     const onError = (error: Error) => log.warn("redis: {error}", { error: error.message, node: this.node });
-    // After an outage: beat again, and tell the cluster again who is here (others may have reaped us).
-    this.#pub = new RedisLink({
-      url: options.url,
-      offlineQueue: false,
-      onError,
-      onReady: () => void this.#announce(),
-    });
-    // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect.
-    this.#sub = new RedisLink({ url: options.url, offlineQueue: true, onError });
-    void this.#sub.subscribe(CHANNEL, (text) => this.#receive(text)).catch(onError);
+    // Each time both links are (again) up: beat, and exchange snapshots with the cluster (see #sync).
+    const onReady = () => this.#requestSync();
+    this.#pub = new RedisLink({ url: options.url, offlineQueue: false, onError, onReady });
+    // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect, before
+    // it reports ready again.
+    this.#sub = new RedisLink({ url: options.url, offlineQueue: true, onError, onReady });
+    this.#sub.subscribe(CHANNEL, (text) => this.#receive(text)).then(() => {
+      this.#subscribed = true;
+      this.#requestSync();
+    }, onError);
     this.#timer = setInterval(() => void this.#beat(), Math.max(100, Math.floor(this.#ttl / 3)));
   }
 
@@ -127,12 +188,12 @@ export class RedisBus implements Bus {
 
   /** Connected, subscribed, and the other nodes' members are known. */
   ready(): boolean {
-    return this.#synced && this.#pub.ready && this.#sub.ready;
+    return this.#synced && this.#subscribed && this.#pub.ready && this.#sub.ready;
   }
 
   /** Publishes presence (and keeps it in this node's hash); messages are published by the store. */
   publish(event: BusEvent): void {
-    this.#remember(event);
+    this.#remember(this.#mine, event);
     const hash = presenceKey(this.node);
     const commands: (string | number)[][] = [];
     switch (event.kind) {
@@ -156,7 +217,7 @@ export class RedisBus implements Bus {
     }
     commands.push(["PUBLISH", CHANNEL, JSON.stringify(event)]);
     if (this.#counters) this.#counters.busPublished++;
-    // Our own presence needs no answer; when Redis is away it is told again on reconnect (#announce).
+    // Our own presence needs no answer; what Redis did not hear goes out again in the next snapshot (#sync).
     this.#pub.transaction(commands).catch(() => {});
   }
 
@@ -197,7 +258,7 @@ export class RedisBus implements Bus {
 
   #receive(text: string): void {
     if (this.#counters) this.#counters.busReceived++;
-    let parsed: BusEvent | Published;
+    let parsed: BusEvent | Published | SyncEvent;
     try {
       parsed = JSON.parse(text);
     } catch {
@@ -213,31 +274,76 @@ export class RedisBus implements Bus {
       );
       return;
     }
-    if (parsed.kind === "node-gone" && parsed.node === this.node && !this.#closed) {
-      // We were reaped while Redis could not hear us: tell the cluster again who is here.
-      void this.#announce();
+    if (parsed.kind === "sync") {
+      if (parsed.node !== this.node) this.#reconcile(parsed.node, fromSync(parsed));
       return;
     }
-    this.#handler?.(parsed);
+    if (parsed.kind === "node-gone" && parsed.node === this.node) {
+      // We were reaped while Redis could not hear us: tell the cluster again who is here.
+      if (!this.#closed) this.#requestSync();
+      return;
+    }
+    this.#deliver(parsed);
   }
 
-  #remember(event: BusEvent): void {
+  /** Hands an event to the hub, keeping track of what the hub has heard about other nodes. */
+  #deliver(event: BusEvent): void {
+    if (event.kind === "node-gone") this.#known.delete(event.node);
+    else if (event.kind !== "message" && event.kind !== "dm") {
+      const node = event.kind === "online" || event.kind === "join" ? event.member.node : event.node;
+      if (node !== this.node) {
+        let known = this.#known.get(node);
+        if (!known) this.#known.set(node, known = new Map());
+        this.#remember(known, event);
+      }
+    }
+    this.#handler?.(event);
+  }
+
+  #remember(table: Map<string, Presence>, event: BusEvent): void {
     switch (event.kind) {
       case "online":
-        this.#mine.set(event.member.key, { member: event.member, rooms: new Map() });
+        if (!table.has(event.member.key)) {
+          table.set(event.member.key, { member: event.member, rooms: new Map() });
+        }
         break;
       case "offline":
-        this.#mine.delete(event.key);
+        table.delete(event.key);
         break;
-      case "join":
-        this.#mine.get(event.member.key)?.rooms.set(roomKey(event.room), {
-          room: event.room,
-          conn: event.conn,
-        });
+      case "join": {
+        let entry = table.get(event.member.key);
+        if (!entry) table.set(event.member.key, entry = { member: event.member, rooms: new Map() });
+        entry.rooms.set(roomKey(event.room), event.room);
         break;
+      }
       case "leave":
-        this.#mine.get(event.key)?.rooms.delete(roomKey(event.room));
+        table.get(event.key)?.rooms.delete(roomKey(event.room));
         break;
+    }
+  }
+
+  /**
+   * Makes what the hub knows of `node` match a snapshot of it: members and rooms it no longer has leave (with
+   * the usual notices), those it has and the hub missed join.
+   */
+  #reconcile(node: string, snapshot: Map<string, Presence>): void {
+    const known = this.#known.get(node) ?? new Map<string, Presence>();
+    for (const [key, entry] of [...known]) {
+      const now = snapshot.get(key);
+      for (const [rk, room] of [...entry.rooms]) {
+        if (!now?.rooms.has(rk)) {
+          this.#deliver({ kind: "leave", node, key, room, conn: "", reason: now ? "left" : "disconnected" });
+        }
+      }
+      if (!now) this.#deliver({ kind: "offline", node, key });
+    }
+    for (const [key, entry] of snapshot) {
+      if (!this.#known.get(node)?.has(key)) this.#deliver({ kind: "online", member: entry.member });
+      for (const [rk, room] of entry.rooms) {
+        if (!this.#known.get(node)?.get(key)?.rooms.has(rk)) {
+          this.#deliver({ kind: "join", member: entry.member, room, conn: "" });
+        }
+      }
     }
   }
 
@@ -245,6 +351,7 @@ export class RedisBus implements Bus {
     if (this.#closed || !this.#pub.ready) return;
     try {
       await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
+      if (Date.now() < this.#reapAfter) return;
       const dead = await this.#pub.command([
         "ZRANGEBYSCORE",
         NODES,
@@ -262,32 +369,97 @@ export class RedisBus implements Bus {
     if (Number(reaped) === 1) log.info("node gone", { node, by: this.node });
   }
 
-  /** On (re)connect: beat, read the other nodes' members, and publish this node's own again. */
-  async #announce(): Promise<void> {
+  /** Runs {@linkcode #sync} when both links are up; one at a time, again if asked meanwhile. */
+  #requestSync(): void {
     if (this.#closed) return;
+    if (this.#syncing) {
+      this.#syncAgain = true;
+      return;
+    }
+    this.#syncing = true;
+    void (async () => {
+      do {
+        this.#syncAgain = false;
+        if (this.#subscribed && this.#pub.ready && this.#sub.ready && !this.#closed) await this.#sync();
+      } while (this.#syncAgain && !this.#closed);
+      this.#syncing = false;
+    })();
+  }
+
+  /**
+   * On (re)connect: beat; publish this node's snapshot (and rewrite its hash and names); read every other live
+   * node's hash and reconcile with what we had heard; forget nodes that were reaped while we could not hear.
+   */
+  async #sync(): Promise<void> {
     try {
+      this.#reapAfter = Date.now() + this.#ttl;
       await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
-      const nodes = await this.#pub.command(["ZRANGEBYSCORE", NODES, this.#cutoff(), "+inf"]) as string[];
-      for (const node of nodes) {
+      const members = [...this.#mine.values()];
+      const event: SyncEvent = {
+        kind: "sync",
+        node: this.node,
+        members: members.map(({ member, rooms }) => ({ ...member, rooms: [...rooms.values()] })),
+      };
+      const claims = members.map(({ member }) => ({ k: member.key, t: member.token ?? "", n: member.name }));
+      const fields = members.flatMap(({ member, rooms }) => [
+        `m:${member.key}`,
+        JSON.stringify(member),
+        ...[...rooms].flatMap(([rk, room]) => [`r:${rk}:${member.key}`, JSON.stringify({ room, ...member })]),
+      ]);
+      const lost = await this.#pub.script(SYNC, [NAMES, NODES, presenceKey(this.node), CHANNEL], [
+        this.node,
+        this.#cutoff(),
+        JSON.stringify(event),
+        JSON.stringify(claims),
+        ...fields,
+      ]) as string[];
+      if (this.#counters) this.#counters.busPublished++;
+      if (lost.length > 0) log.warn("names taken elsewhere while this node was away", { keys: lost });
+
+      const everyone = new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]);
+      for (const node of [...this.#known.keys()]) {
+        if (!everyone.has(node)) this.#deliver({ kind: "node-gone", node });
+      }
+      const live = await this.#pub.command(["ZRANGEBYSCORE", NODES, this.#cutoff(), "+inf"]) as string[];
+      for (const node of live) {
         if (node === this.node) continue;
         const flat = await this.#pub.command(["HGETALL", presenceKey(node)]) as string[];
-        for (let i = 0; i + 1 < flat.length; i += 2) {
-          const [field, value] = [flat[i]!, flat[i + 1]!];
-          const record = JSON.parse(value);
-          if (field.startsWith("m:")) this.#handler?.({ kind: "online", member: record });
-          else {
-            const { room, ...member } = record;
-            this.#handler?.({ kind: "join", member, room, conn: "" });
-          }
-        }
-      }
-      for (const { member, rooms } of this.#mine.values()) {
-        this.publish({ kind: "online", member });
-        for (const { room, conn } of rooms.values()) this.publish({ kind: "join", member, room, conn });
+        this.#reconcile(node, fromHash(flat));
       }
       this.#synced = true;
     } catch (error) {
       log.warn("bus: cannot sync with the cluster: {error}", { error: String(error) });
     }
   }
+}
+
+/** A snapshot from a `sync` event. */
+function fromSync(event: SyncEvent): Map<string, Presence> {
+  const snapshot = new Map<string, Presence>();
+  for (const { rooms, ...member } of event.members) {
+    snapshot.set(member.key, { member, rooms: new Map(rooms.map((room) => [roomKey(room), room])) });
+  }
+  return snapshot;
+}
+
+/** A snapshot from a node's presence hash (HGETALL, flat). */
+function fromHash(flat: readonly string[]): Map<string, Presence> {
+  const snapshot = new Map<string, Presence>();
+  const rooms: { room: string; member: PresenceMember }[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [field, value] = [flat[i]!, flat[i + 1]!];
+    if (field.startsWith("m:")) {
+      const member = JSON.parse(value) as PresenceMember;
+      snapshot.set(member.key, { member, rooms: new Map() });
+    } else {
+      const { room, ...member } = JSON.parse(value) as PresenceMember & { room: string };
+      rooms.push({ room, member });
+    }
+  }
+  for (const { room, member } of rooms) {
+    let entry = snapshot.get(member.key);
+    if (!entry) snapshot.set(member.key, entry = { member, rooms: new Map() });
+    entry.rooms.set(roomKey(room), room);
+  }
+  return snapshot;
 }

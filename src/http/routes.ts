@@ -86,14 +86,14 @@ export function createHandler(options: HandlerOptions): HttpHandler {
     route("/mychat", { GET: upgrade(() => machatWs) }),
     route("/joinRoom", {
       GET: (request, _, info) => {
-        const query = parseQuery(new URL(request.url));
+        const query = parseQuery(new URL(request.url), hub.nameLimits);
         if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot join: ${query}`);
         return upgrade(() => gochat(query, pinger))(request, {}, info);
       },
     }),
     route("/makeRoom", {
       GET: (request) => {
-        const query = parseQuery(new URL(request.url));
+        const query = parseQuery(new URL(request.url), hub.nameLimits);
         if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot make room: ${query}`);
         // Rooms exist while someone is in them; making one only checks the name is good.
         return new Response(`room ${query.room} is ready\n`, { headers: { "content-type": "text/plain" } });

@@ -27,6 +27,12 @@ import type { Bus, BusEvent, PresenceMember } from "../bus/bus.ts";
 import { LocalBus } from "../bus/local.ts";
 import { TokenBucket } from "./limits.ts";
 
+/** A login refused because the cluster cannot be asked whether the name is free. */
+const NAMES_UNAVAILABLE = fail(
+  "unavailable",
+  "Cannot check names right now (the cluster store is away); try again",
+);
+
 /** Presence frames for big rooms go out this many recipients at a time. */
 const SPREAD_SLICE = 1000;
 
@@ -250,7 +256,7 @@ export class Hub {
     let name = wanted;
     for (let n = 2; !this.#canTake(name, token); n++) {
       if (!options.variant || n > 999) return fail("username-taken", `Name '${wanted}' is taken`);
-      name = nameVariant(wanted, n);
+      name = nameVariant(wanted, n, this.#maxName);
     }
     const key = nameKey(name);
     let member = this.#members.get(key);
@@ -304,9 +310,9 @@ export class Hub {
     if (nameKey(wanted) !== client.key) {
       const why = checkName(wanted, this.#maxName);
       if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
-      if (!this.#canTake(wanted, token) || !(await this.#bus.claim(nameKey(wanted), wanted, token))) {
-        return fail("username-taken", `Name '${wanted}' is taken`);
-      }
+      const claimed = this.#canTake(wanted, token) && (await this.#busClaim(wanted, token));
+      if (claimed === null) return NAMES_UNAVAILABLE;
+      if (!claimed) return fail("username-taken", `Name '${wanted}' is taken`);
     }
     return this.rename(client, wanted, { ...options, token });
   }
@@ -331,13 +337,15 @@ export class Hub {
   async claim(client: Client, wanted: string, options: LoginOptions = {}): Promise<Result<string>> {
     const token = options.token || null;
     for (let n = 1; n < 1000; n++) {
-      const name = n === 1 ? wanted : nameVariant(wanted, n);
+      const name = n === 1 ? wanted : nameVariant(wanted, n, this.#maxName);
       const local = this.#check(client, name, token);
       if (!local.ok) {
         if (local.code === "username-taken" && options.variant) continue;
         return n === 1 ? local : fail(local.code, local.detail);
       }
-      if (!(await this.#bus.claim(nameKey(name), name, token))) {
+      const claimed = await this.#busClaim(name, token);
+      if (claimed === null) return NAMES_UNAVAILABLE;
+      if (!claimed) {
         if (options.variant) continue;
         return fail("username-taken", `Name '${wanted}' is taken`);
       }
@@ -346,6 +354,16 @@ export class Hub {
       if (result.ok || !options.variant) return result;
     }
     return fail("username-taken", `Name '${wanted}' is taken`);
+  }
+
+  /** Claims a name cluster-wide; `null` when the cluster cannot be asked (Redis is away). */
+  async #busClaim(name: string, token: string | null): Promise<boolean | null> {
+    try {
+      return await this.#bus.claim(nameKey(name), name, token);
+    } catch (error) {
+      log.warn("cannot claim a name: {error}", { error: String(error) });
+      return null;
+    }
   }
 
   #check(client: Client, name: string, token: string | null): Result<string> {
@@ -574,6 +592,8 @@ export class Hub {
       );
     }
     if (text.trim() === "") return fail("empty-message", "Empty message");
+    // A node that cannot hear the cluster would store a message and never deliver it, not even to its sender.
+    if (!this.#bus.ready()) return this.#unavailable();
     let message: ChatMessage;
     const started = performance.now();
     try {
@@ -607,6 +627,7 @@ export class Hub {
       this.#remote.get(nameKey(to))?.values().next().value?.name;
     if (targetName === undefined) return fail("user-not-found", `User '${to}' not found or offline`);
     if (text.trim() === "") return fail("empty-message", "Empty message");
+    if (!this.#bus.ready()) return this.#unavailable();
     let message: DirectMessage;
     const started = performance.now();
     try {
@@ -627,6 +648,11 @@ export class Hub {
     log.info("dm", { name: client.name, conn: client.session.id });
     if (!this.#bus.storePublishes) this.#bus.publish({ kind: "dm", message });
     return ok(message);
+  }
+
+  #unavailable(): Result<never> {
+    this.#metrics.storeFailures++;
+    return fail("unavailable", "Cannot store the message right now; it was not sent");
   }
 
   /** Relays a typing notice to the other members of a room, at most once per interval per member. */
@@ -667,6 +693,11 @@ export class Hub {
   /** The most names one full-list frame or page carries. */
   get listLimit(): number {
     return this.#listLimit;
+  }
+
+  /** Name length limits in force (`--max-name`, `--max-room-name`), for doors that check before connecting. */
+  get nameLimits(): { readonly name: number; readonly room: number } {
+    return { name: this.#maxName, room: this.#maxRoomName };
   }
 
   /** Rooms in memory with their member counts, sorted by name. */

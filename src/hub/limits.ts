@@ -4,6 +4,9 @@
  * @module
  */
 
+/** A limiting episode ends after this long without a limited arrival (milliseconds). */
+const EPISODE_GAP_MS = 1000;
+
 /** Options of {@linkcode TokenBucket}. */
 export interface RateOptions {
   /** Tokens added per second; 0 means unlimited. */
@@ -33,7 +36,9 @@ export class TokenBucket {
   readonly #now: () => number;
   #tokens: number;
   #at: number;
+  /** When the current limiting episode began; it lasts while limited arrivals keep coming. */
   #limitedSince: number | null = null;
+  #lastLimited = 0;
 
   /** Creates a full bucket. */
   constructor(options: RateOptions) {
@@ -51,13 +56,16 @@ export class TokenBucket {
     const now = this.#now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
     this.#at = now;
+    // An episode ends after a quiet second: a client refused (or slowed) at least once a second is still at it,
+    // even when a refilled token lets the odd line through.
+    if (this.#limitedSince !== null && now - this.#lastLimited >= EPISODE_GAP_MS) this.#limitedSince = null;
     if (this.#tokens >= 1) {
       this.#tokens -= 1;
-      this.#limitedSince = null;
       return { kind: "ok" };
     }
     const first = this.#limitedSince === null;
     this.#limitedSince ??= now;
+    this.#lastLimited = now;
     if (now - this.#limitedSince > this.#floodAfter) return { kind: "flood" };
     // The caller either waits this long and the token is then spent, or refuses the line.
     const waitMs = ((1 - this.#tokens) / this.#rate) * 1000;

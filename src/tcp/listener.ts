@@ -396,6 +396,12 @@ class TcpConnection {
       return false;
     }
     const login = await this.#hub.claim(this.#client, handshake.name, { variant: true });
+    if (!login.ok && login.code === "unavailable") {
+      // The handshake was fine; the cluster's names cannot be asked (Redis is away).
+      this.#session.send(line("ERR unavailable"));
+      this.#end("protocol");
+      return false;
+    }
     if (!login.ok) {
       this.#refuseHandshake();
       return false;
@@ -480,10 +486,16 @@ class TcpConnection {
       case "history":
       case "history-since": {
         const room = client.room ?? DEFAULT_ROOM;
-        const range = await hub.history(
-          room,
-          command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
-        );
+        let range;
+        try {
+          range = await hub.history(
+            room,
+            command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
+          );
+        } catch {
+          // The store is away (Redis down): say so; the connection stays.
+          return this.#reply("ERR unavailable");
+        }
         if (!range.complete) this.#reply("INFO history-gap");
         return this.#reply(
           ...range.messages.map((m) =>

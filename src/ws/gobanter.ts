@@ -313,11 +313,15 @@ function documentedAction(
       const name = str(p.Username);
       if (name === undefined) return fail("bad-frame", "Payload.Username must be a string");
       // The claim may ask the cluster: later frames of this connection wait for it (see upgrade.ts).
-      return hub.changeName(client, name.trim(), { token: str(p.Session) ?? null }).then((result) => {
-        if (!result.ok) return fail(result.code, result.detail);
-        // A small confirmation; the room's list follows with the next presence tick (never one list per join).
-        connection.session.send(documented("username", { Username: result.value }));
-      });
+      const session = str(p.Session);
+      // Page tokens are namespaced: no other dialect's identifier (goChat's public session ids) can match one.
+      return hub.changeName(client, name.trim(), { token: session ? `page:${session}` : null }).then(
+        (result) => {
+          if (!result.ok) return fail(result.code, result.detail);
+          // A small confirmation; the room's list follows with the next presence tick (never one list per join).
+          connection.session.send(documented("username", { Username: result.value }));
+        },
+      );
     }
     case "broadcast": {
       const text = str(p.Message);

@@ -112,14 +112,17 @@ export interface GoChatQuery {
 }
 
 /** Reads and checks the query; a string is the one-line reason for HTTP 400. */
-export function parseQuery(url: URL): GoChatQuery | string {
+export function parseQuery(
+  url: URL,
+  limits: { name: number; room: number } = { name: 32, room: 64 },
+): GoChatQuery | string {
   const room = url.searchParams.get("room_code")?.trim() ?? "";
   const name = url.searchParams.get("user_name")?.trim() ?? "";
   if (room === "") return "missing room_code";
   if (name === "") return "missing user_name";
-  const roomWhy = checkRoom(room);
+  const roomWhy = checkRoom(room, limits.room);
   if (roomWhy) return `invalid room_code: ${roomWhy}`;
-  const nameWhy = checkName(name);
+  const nameWhy = checkName(name, limits.name);
   if (nameWhy) return `invalid user_name: ${nameWhy}`;
   const sessionId = url.searchParams.get("session_id")?.trim() || null;
   return { room, name, sessionId };
@@ -170,7 +173,9 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
       // goChat cannot show an error: a taken name becomes a free variant, with a notice.
       const login = await hub.claim(client, query.name, {
         variant: true,
-        token: query.sessionId,
+        // No token: goChat's user lists show every session id to everyone, so it cannot prove anything. A second
+        // goChat connection asking for a taken name gets a free variant, like everyone else.
+        token: null,
         tag: query.sessionId,
       });
       if (!login.ok) {
@@ -178,7 +183,12 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
         client.session.close("protocol");
         return;
       }
-      hub.join(client, query.room, { replay: true });
+      const joined = hub.join(client, query.room, { replay: true });
+      if (!joined.ok) {
+        client.session.send(sysFrame(`error: ${joined.detail}`));
+        client.session.close("protocol");
+        return;
+      }
       if (login.value !== query.name) {
         hub.notify(client, "renamed", `your name is ${login.value} (${query.name} is taken)`);
       }
