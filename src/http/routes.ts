@@ -13,7 +13,7 @@ import { accept, type Dialect, type WsContext } from "../ws/upgrade.ts";
 import type { Codec } from "../model.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
 import { originAllowed } from "./origin.ts";
-import { renderPrometheus, type Sample } from "../metrics.ts";
+import { type Family, type Histogram, renderPrometheus } from "../metrics.ts";
 import type { ConnectionGate } from "../hub/limits.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
 
@@ -183,24 +183,9 @@ function metricsText(hub: HandlerOptions["hub"]): string {
         value,
       })),
     },
-    {
-      name: "hubbub_rooms",
-      type: "gauge",
-      help: "Rooms in memory.",
-      samples: [sample("hubbub_rooms", g.rooms)],
-    },
-    {
-      name: "hubbub_members",
-      type: "gauge",
-      help: "Distinct logged-in names.",
-      samples: [sample("hubbub_members", g.members)],
-    },
-    {
-      name: "hubbub_queued_bytes",
-      type: "gauge",
-      help: "Outbound bytes queued across all connections.",
-      samples: [sample("hubbub_queued_bytes", g.queuedBytes)],
-    },
+    single("hubbub_rooms", "gauge", "Rooms in memory.", g.rooms),
+    single("hubbub_members", "gauge", "Distinct logged-in names.", g.members),
+    single("hubbub_queued_bytes", "gauge", "Outbound bytes queued across all connections.", g.queuedBytes),
     {
       name: "hubbub_messages_in_total",
       type: "counter",
@@ -210,65 +195,55 @@ function metricsText(hub: HandlerOptions["hub"]): string {
         { name: "hubbub_messages_in_total", labels: { kind: "direct" }, value: m.directsIn },
       ],
     },
-    {
-      name: "hubbub_frames_out_total",
-      type: "counter",
-      help: "Frames handed to connections (one per recipient).",
-      samples: [sample("hubbub_frames_out_total", m.framesOut)],
-    },
-    {
-      name: "hubbub_slow_readers_dropped_total",
-      type: "counter",
-      help: "Connections dropped because they did not read.",
-      samples: [sample("hubbub_slow_readers_dropped_total", m.slowReadersDropped)],
-    },
-    {
-      name: "hubbub_store_failures_total",
-      type: "counter",
-      help: "Messages refused because the store failed.",
-      samples: [sample("hubbub_store_failures_total", m.storeFailures)],
-    },
-    {
-      name: "hubbub_store_append_seconds",
-      type: "histogram",
-      help: "Time from append to durable.",
-      samples: m.storeLatency.render("hubbub_store_append_seconds"),
-    },
+    single(
+      "hubbub_frames_out_total",
+      "counter",
+      "Frames handed to connections (one per recipient).",
+      m.framesOut,
+    ),
+    single(
+      "hubbub_slow_readers_dropped_total",
+      "counter",
+      "Connections dropped because they did not read.",
+      m.slowReadersDropped,
+    ),
+    single(
+      "hubbub_store_failures_total",
+      "counter",
+      "Messages refused because the store failed.",
+      m.storeFailures,
+    ),
+    histogram("hubbub_store_append_seconds", "Time from append to durable.", m.storeLatency),
     {
       name: "hubbub_node_info",
       type: "gauge",
       help: "This process's node id in the cluster (local without --redis).",
       samples: [{ name: "hubbub_node_info", labels: { node: hub.node }, value: 1 }],
     },
-    {
-      name: "hubbub_presence_remote_members",
-      type: "gauge",
-      help: "Members known on other nodes of the cluster.",
-      samples: [sample("hubbub_presence_remote_members", g.remoteMembers)],
-    },
-    {
-      name: "hubbub_bus_published_total",
-      type: "counter",
-      help: "Bus events this node published.",
-      samples: [sample("hubbub_bus_published_total", m.busPublished)],
-    },
-    {
-      name: "hubbub_bus_received_total",
-      type: "counter",
-      help: "Bus events this node received from Redis.",
-      samples: [sample("hubbub_bus_received_total", m.busReceived)],
-    },
-    {
-      name: "hubbub_redis_seconds",
-      type: "histogram",
-      help: "Redis round trips of the store.",
-      samples: m.redisLatency.render("hubbub_redis_seconds"),
-    },
+    single(
+      "hubbub_presence_remote_members",
+      "gauge",
+      "Members known on other nodes of the cluster.",
+      g.remoteMembers,
+    ),
+    single("hubbub_bus_published_total", "counter", "Bus events this node published.", m.busPublished),
+    single(
+      "hubbub_bus_received_total",
+      "counter",
+      "Bus events this node received from Redis.",
+      m.busReceived,
+    ),
+    histogram("hubbub_redis_seconds", "Redis round trips of the store.", m.redisLatency),
   ]);
 }
 
-function sample(name: string, value: number): Sample {
-  return { name, value };
+/** A family with one unlabelled sample. */
+function single(name: string, type: "counter" | "gauge", help: string, value: number): Family {
+  return { name, type, help, samples: [{ name, value }] };
+}
+
+function histogram(name: string, help: string, values: Histogram): Family {
+  return { name, type: "histogram", help, samples: values.render(name) };
 }
 
 function route(pathname: string, methods: Record<string, Handle>): Route {
