@@ -170,7 +170,16 @@ export class RedisBus implements Bus {
     const onError = (error: Error) => log.warn("redis: {error}", { error: error.message, node: this.node });
     // Each time both links are (again) up: beat, and exchange snapshots with the cluster (see #sync).
     const onReady = () => this.#requestSync();
-    this.#pub = new RedisLink({ url: options.url, offlineQueue: false, onError, onReady });
+    this.#pub = new RedisLink({
+      url: options.url,
+      offlineQueue: false,
+      onError,
+      onReady: () => {
+        // Beat first: whatever this node says next (a name claimed, a member online) comes from a live node.
+        this.#pub.command(["ZADD", NODES, Date.now(), this.node]).catch(() => {});
+        onReady();
+      },
+    });
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect, before
     // it reports ready again.
     this.#sub = new RedisLink({ url: options.url, offlineQueue: true, onError, onReady });
@@ -349,6 +358,8 @@ export class RedisBus implements Bus {
 
   async #beat(): Promise<void> {
     if (this.#closed || !this.#pub.ready) return;
+    // A first sync that failed (Redis went away mid-way) is tried again: ready() waits for it.
+    if (!this.#synced) this.#requestSync();
     try {
       await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
       if (Date.now() < this.#reapAfter) return;
@@ -426,6 +437,7 @@ export class RedisBus implements Bus {
         const flat = await this.#pub.command(["HGETALL", presenceKey(node)]) as string[];
         this.#reconcile(node, fromHash(flat));
       }
+      if (!this.#synced) log.info("joined the cluster", { node: this.node, nodes: live.length });
       this.#synced = true;
     } catch (error) {
       log.warn("bus: cannot sync with the cluster: {error}", { error: String(error) });

@@ -108,7 +108,13 @@ export function createHandler(options: HandlerOptions): HttpHandler {
         const limit = Math.min(count(url.searchParams.get("limit"), 50, "limit"), MAX_HISTORY);
         const beforeText = url.searchParams.get("before");
         const before = beforeText === null || beforeText === "" ? undefined : count(beforeText, 0, "before");
-        const range = await hub.history(name, { limit, ...(before === undefined ? {} : { before }) });
+        const range = await hub.history(name, { limit, ...(before === undefined ? {} : { before }) }).catch(
+          () => {
+            throw new HttpError(503, "unavailable", "History is unavailable right now", {
+              "retry-after": "5",
+            });
+          },
+        );
         // Room messages only: DMs never leave their pair through the API.
         return json({ room: name, messages: range.messages.map(broadcastPayload) });
       },

@@ -39,7 +39,10 @@ async function handshake(connection: WsConnection, data: string): Promise<void> 
   const login = wanted && await hub.claim(client, wanted.name, { variant: true });
   const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay: true });
   if (!wanted || !login?.ok || !joined || !joined.ok) {
-    session.send(BAD_HANDSHAKE + "\n");
+    // A good handshake refused because Redis is away says so, not that the handshake was bad.
+    session.send(
+      (login && !login.ok && login.code === "unavailable" ? "ERR unavailable" : BAD_HANDSHAKE) + "\n",
+    );
     session.close("protocol");
     return;
   }
