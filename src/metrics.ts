@@ -56,6 +56,8 @@ export class Metrics {
   storeFailures = 0;
   /** Sessions dropped by the slow-reader rule. */
   slowReadersDropped = 0;
+  /** Messages refused because the node was overloaded (admission control). */
+  overloadRefusals = 0;
   /** Time from append to durable, per message. */
   readonly storeLatency: Histogram = new Histogram();
   /** Bus events this node published (cluster). */

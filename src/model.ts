@@ -139,7 +139,8 @@ export type ErrorCode =
   | "user-not-found"
   | "too-many-rooms"
   | "empty-message"
-  | "unavailable";
+  | "unavailable"
+  | "rate-limited";
 
 /** Builds a successful {@linkcode Result}. */
 export function ok<T>(value: T): Result<T> {

@@ -13,6 +13,7 @@ import type {
   Session,
 } from "../src/model.ts";
 import { MemoryStore } from "../src/store/memory.ts";
+import { BacklogClock } from "../src/hub/backpressure.ts";
 import type { Range, Store } from "../src/store/store.ts";
 
 type Kind = ChatEvent["kind"];
@@ -810,6 +811,33 @@ Deno.test("a store that cannot append: say and dm answer 'unavailable' and nothi
   // The hub keeps working for everything that needs no store.
   f.hub.typing(alice.client);
   assert.equal(bob.session.of("typing").length, 1);
+});
+
+Deno.test("admission control: while most sessions are backed up, say and dm are refused and counted", async () => {
+  await using f = new Fixture();
+  const alice = f.open("alice", { codec: f.echoing, rooms: ["lobby"] });
+  const bob = f.open("bob", { codec: f.echoing, rooms: ["lobby"] });
+  // The doors' sessions report to the gauge; two of three backed up is overload.
+  const clocks = [0, 1, 2].map(() => new BacklogClock(f.hub.load));
+  const now = performance.now();
+  clocks[0]!.update(now - 1000, now);
+  clocks[1]!.update(now - 1000, now);
+  const said = await f.hub.say(alice.client, "not now");
+  assert.deepEqual(said, {
+    ok: false,
+    code: "rate-limited",
+    detail: "Server busy: the message was not sent; try again shortly",
+  });
+  const dm = await f.hub.dm(alice.client, "bob", "nor this");
+  assert.equal(!dm.ok && dm.code, "rate-limited");
+  assert.equal(f.hub.metrics.overloadRefusals, 2);
+  assert.deepEqual(bob.session.of("message"), []);
+  assert.deepEqual(bob.session.of("dm"), []);
+
+  clocks[1]!.update(undefined);
+  assert.ok((await f.hub.say(alice.client, "now")).ok);
+  assert.equal(bob.session.of("message").length, 1);
+  for (const clock of clocks) clock.close();
 });
 
 // -------------------------------------------------------------------------------------------- shutdown

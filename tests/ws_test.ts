@@ -382,24 +382,26 @@ Deno.test("HTTP: healthz, JSON API, 404 and 405 in JSON under /api", async () =>
   await page.body?.cancel();
 });
 
-Deno.test("a WebSocket reader that never reads is dropped (1008); others keep chatting; RSS bounded", async () => {
-  await using server = serve({ tcp: null, maxQueueBytes: 256 * 1024 });
-  const addr = server.http!;
-  // A raw TCP client that completes the upgrade and then never reads again.
-  const stalled = await Deno.connect({ hostname: addr.hostname, port: addr.port });
-  await stalled.write(new TextEncoder().encode(
+/** A raw TCP client that completes the upgrade, logs in as `name` (GoBanter), and then never reads again. */
+async function stalledReader(addr: Deno.NetAddr, name: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: addr.hostname, port: addr.port });
+  await conn.write(new TextEncoder().encode(
     `GET /ws HTTP/1.1\r\nHost: ${addr.hostname}:${addr.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   ));
-  // Masked client frame: {"Action":"username","Payload":{"Username":"stalled"}}
-  const body = new TextEncoder().encode(
-    JSON.stringify({ Action: "username", Payload: { Username: "stalled" } }),
-  );
+  const body = new TextEncoder().encode(JSON.stringify({ Action: "username", Payload: { Username: name } }));
   const frame = new Uint8Array(2 + 4 + body.length);
   frame[0] = 0x81;
   frame[1] = 0x80 | body.length;
-  for (let i = 0; i < body.length; i++) frame[6 + i] = body[i]!; // mask key 0
-  await stalled.write(frame);
+  frame.set(body, 6); // mask key 0
+  await conn.write(frame);
+  return conn;
+}
+
+Deno.test("a WebSocket reader that never reads is dropped (1008); others keep chatting; RSS bounded", async () => {
+  await using server = serve({ tcp: null, maxQueueBytes: 256 * 1024 });
+  const addr = server.http!;
+  const stalled = await stalledReader(addr, "stalled");
   await using alice = await WsClient.open(addr, "/ws");
   alice.send({ Action: "username", Payload: { Username: "alice" } });
   await using bob = await WsClient.open(addr, "/ws");
@@ -426,4 +428,48 @@ Deno.test("a WebSocket reader that never reads is dropped (1008); others keep ch
   const grown = Deno.memoryUsage().rss - rssBefore;
   assert.ok(grown < 200 * 1024 * 1024, `RSS grew by ${grown} bytes`);
   stalled.close();
+});
+
+Deno.test("overload: while most readers are backed up new messages are refused (rate-limited), then accepted", async () => {
+  // A bound high enough that the stalled readers stay while the door backs up behind them.
+  await using server = serve({ tcp: null, maxQueueBytes: 256 * 1024 * 1024 });
+  const addr = server.http!;
+  const stalled = await Promise.all(["s1", "s2", "s3"].map((name) => stalledReader(addr, name)));
+  await using alice = await WsClient.open(addr, "/ws");
+  alice.send({ Action: "username", Payload: { Username: "alice" } });
+  await using bob = await WsClient.open(addr, "/ws");
+  bob.send({ Action: "username", Payload: { Username: "bob" } });
+  await eventually(() => server.hub.users("lobby").length === 5, "five in the lobby");
+
+  // Three of five sessions stop reading: once their frames have waited 250 ms the door counts as overloaded.
+  const text = "o".repeat(32_000);
+  const refused = (f: string) => f.includes('"Code":"rate-limited"') && f.includes("Server busy");
+  let sent = 0;
+  while (!alice.frames.some(refused) && sent < 2000) {
+    alice.send({ Action: "broadcast", Payload: { Message: `${sent} ${text}` } });
+    sent++;
+    const last = `"Message":"${sent - 1} `;
+    if (sent % 20 === 0) {
+      await eventually(
+        () => alice.frames.some(refused) || bob.frames.some((f) => f.includes(last)),
+        `bob has message ${sent - 1}, or alice a refusal`,
+      );
+    }
+  }
+  await eventually(() => alice.frames.some(refused), "alice is told the server is busy");
+  assert.ok(server.hub.metrics.overloadRefusals > 0);
+  assert.ok(server.hub.load.counts.backedUp >= 3, JSON.stringify(server.hub.load.counts));
+  // What was accepted before the refusals still reaches the healthy reader.
+  const accepted = server.hub.metrics.messagesIn;
+  await eventually(
+    () => bob.frames.filter((f) => f.startsWith('{"Action":"broadcast"')).length === accepted,
+    `bob has all ${accepted} accepted messages`,
+  );
+
+  // The stalled peers go away: their sessions end, and messages are accepted again.
+  for (const conn of stalled) conn.close();
+  await eventually(() => server.hub.users("lobby").length === 2, "the stalled readers are gone");
+  assert.equal(server.hub.load.overloaded(), false);
+  alice.send({ Action: "broadcast", Payload: { Message: "after" } });
+  await bob.expectJson({ Action: "broadcast", Payload: { Message: "after", Username: "alice" } });
 });

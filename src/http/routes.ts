@@ -10,6 +10,7 @@ import { broadcastPayload, gobanter, MAX_HISTORY } from "../ws/gobanter.ts";
 import { gochat, GoChatPinger, parseQuery } from "../ws/gochat.ts";
 import { machatWs } from "../ws/machat.ts";
 import { accept, type Dialect, type WsContext } from "../ws/upgrade.ts";
+import { FramePump } from "../ws/session.ts";
 import type { Codec } from "../model.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
 import { originAllowed } from "./origin.ts";
@@ -18,7 +19,7 @@ import type { ConnectionGate } from "../hub/limits.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
 
 /** Options of {@linkcode createHandler}. */
-export interface HandlerOptions extends WsContext {
+export interface HandlerOptions extends Omit<WsContext, "pump"> {
   /** Extra origins allowed to open WebSockets (`*`, `null`, or origins). */
   readonly allowOrigins: readonly string[];
   /** Whether the server is ready to serve (for `/readyz`). */
@@ -50,6 +51,7 @@ export interface HttpHandler {
 export function createHandler(options: HandlerOptions): HttpHandler {
   const { hub } = options;
   const pinger = new GoChatPinger();
+  const ws: WsContext = { ...options, pump: new FramePump() };
 
   const upgrade =
     (dialect: (request: Request) => Dialect & { readonly codec: Codec }): Handle => (request, _, info) => {
@@ -67,7 +69,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
         throw new HttpError(503, ticket.reason, `Cannot connect: ${ticket.reason}`, { "retry-after": "5" });
       }
       try {
-        return accept(request, options, dialect(request), ticket.release);
+        return accept(request, ws, dialect(request), ticket.release);
       } catch (error) {
         ticket.release();
         throw error;
@@ -212,6 +214,12 @@ function metricsText(hub: HandlerOptions["hub"]): string {
       "counter",
       "Connections dropped because they did not read.",
       m.slowReadersDropped,
+    ),
+    single(
+      "hubbub_overload_refusals_total",
+      "counter",
+      "Messages refused because most connections were backed up (admission control).",
+      m.overloadRefusals,
     ),
     single(
       "hubbub_store_failures_total",

@@ -15,7 +15,7 @@ import { DEFAULT_ROOM } from "../names.ts";
 import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
 import { concat, type Line, LineFramer } from "./lines.ts";
-import { SlowReaderGuard } from "../hub/backpressure.ts";
+import { BacklogClock, type LoadGauge, SlowReaderGuard } from "../hub/backpressure.ts";
 import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
 import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
 
@@ -55,8 +55,10 @@ export interface TcpDoor {
   readonly finished: Promise<void>;
 }
 
-// Small on purpose: idle connections hold this buffer while their read is pending.
-const READ_SIZE = 4096;
+// Small on purpose: every idle connection holds its buffer while its read is pending.
+const READ_SIZE = 1024;
+// A connection whose read fills the small buffer is busy, and gets this one: fewer reads per byte.
+const BUSY_READ_SIZE = 16 * 1024;
 // Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
 const MAX_IN_FLIGHT = 64;
 
@@ -140,17 +142,22 @@ export class TcpSession implements Session {
   #closed = false;
   #onClose: (reason: CloseReason) => void;
   readonly #guard: SlowReaderGuard;
+  readonly #clock: BacklogClock;
+  /** When the oldest byte in `#queue` was queued, and the oldest byte of the write in progress. */
+  #queuedAt: number | undefined;
+  #writingAt: number | undefined;
 
   /** Wraps a connection. `onClose` runs once, when the socket is closed. */
   constructor(
     conn: Deno.TcpConn,
-    options: { maxQueueBytes: number; onClose: (reason: CloseReason) => void },
+    options: { maxQueueBytes: number; load: LoadGauge; onClose: (reason: CloseReason) => void },
   ) {
     this.id = newConnectionId();
     this.codec = commandCodec;
     this.#conn = conn;
     this.#max = options.maxQueueBytes;
     this.#onClose = options.onClose;
+    this.#clock = new BacklogClock(options.load);
     this.#guard = new SlowReaderGuard({
       max: options.maxQueueBytes,
       queued: () => this.#queued,
@@ -167,8 +174,10 @@ export class TcpSession implements Session {
   send(frame: Frame): void {
     if (this.#closing) return;
     const bytes = typeof frame === "string" ? line(frame) : frame;
+    if (this.#queue.length === 0) this.#queuedAt = performance.now();
     this.#queue.push(bytes);
     this.#queued += bytes.length;
+    this.#clock.update(this.#writingAt ?? this.#queuedAt);
     if (this.#queued > this.#max) this.#guard.poke();
     if (!this.#writing && !this.#closed) this.#drain();
   }
@@ -202,9 +211,13 @@ export class TcpSession implements Session {
         // Everything queued goes out in one write: fewer syscalls under load.
         const chunk = this.#queue.length === 1 ? this.#queue[0]! : concat(this.#queue, this.#queued);
         this.#queue = [];
+        this.#writingAt = this.#queuedAt;
+        this.#queuedAt = undefined;
         let offset = 0;
         while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
         this.#queued -= chunk.length;
+        this.#writingAt = undefined;
+        this.#clock.update(this.#queuedAt);
       }
     } catch {
       this.#shut("protocol");
@@ -219,6 +232,7 @@ export class TcpSession implements Session {
     this.#closed = true;
     this.#closing = true;
     this.#guard.dispose();
+    this.#clock.close();
     this.#queue = [];
     this.#queued = 0;
     try {
@@ -259,6 +273,7 @@ class TcpConnection {
     this.#bucket = new TokenBucket(options.rate);
     this.#session = new TcpSession(conn, {
       maxQueueBytes: options.maxQueueBytes,
+      load: options.hub.load,
       onClose: (reason) => {
         this.#closeReason ??= reason;
         if (reason === "slow-reader") {
@@ -281,12 +296,16 @@ class TcpConnection {
 
   async run(): Promise<void> {
     log.info("connect", { conn: this.#session.id, remote: this.#remote });
-    const buffer = new Uint8Array(READ_SIZE);
+    let buffer = new Uint8Array(READ_SIZE);
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
         if (n === null) break;
-        await this.#feed(buffer.subarray(0, n));
+        const bytes = buffer.subarray(0, n);
+        // Lines are copied out of the buffer when framed, so it can be replaced at once.
+        if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
+        else if (n < READ_SIZE && buffer.length > READ_SIZE) buffer = new Uint8Array(READ_SIZE);
+        await this.#feed(bytes);
         if (this.#inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight);
       }
       // A partial line at end of stream is dropped: only a terminated line is a message.

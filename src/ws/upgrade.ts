@@ -8,7 +8,7 @@
 
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
-import { tooLarge, WsSession } from "./session.ts";
+import { type FramePump, tooLarge, WsSession } from "./session.ts";
 import { TokenBucket } from "../hub/limits.ts";
 
 const log = getLogger(["hubbub", "ws"]);
@@ -27,6 +27,8 @@ export interface WsContext {
   readonly rate?: { readonly rate: number; readonly burst: number };
   /** Close a connection that has not finished its handshake after this long (milliseconds). */
   readonly loginTimeoutMs?: number;
+  /** Moves frames that wait for slow sockets on; one per door, shared by its connections. */
+  readonly pump: FramePump;
 }
 
 /** One open WebSocket connection as a dialect sees it. */
@@ -81,6 +83,8 @@ export function accept(
   const session = new WsSession(socket, {
     codec: dialect.codec,
     maxQueueBytes: context.maxQueueBytes,
+    pump: context.pump,
+    load: context.hub.load,
     onClose: () => {
       clearTimeout(deadline);
       release();
