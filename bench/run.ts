@@ -181,6 +181,14 @@ async function limitFlags(root = hubbubRoot): Promise<string[]> {
   return flags;
 }
 
+/** The `--v8-flags` of `deno task start` in `root`'s deno.json: hubbub is measured as it is run. */
+async function runtimeFlags(root: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
+  const start = config.tasks?.start;
+  const command: string = typeof start === "string" ? start : start?.command ?? "";
+  return command.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
+}
+
 async function startServer(variant: Variant, options: { profile?: string | null } = {}): Promise<Server> {
   const http = freePort();
   const tcp = freePort();
@@ -205,6 +213,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     argv = [
       Deno.execPath(),
       "run",
+      ...(await runtimeFlags(variant === "candidate" ? candidateRoot! : hubbubRoot)),
       ...prof,
       "-P=server",
       "main.ts",

@@ -5,10 +5,12 @@
  *   deno task compile:all      dist/hubbub-<target>[.exe] for every release target
  *
  * The permission set is the `server` set of deno.json (-P), the same one `deno task start` and the tests
- * use. `deno compile` downloads its `denort` base binary unless `DENORT_BIN` names a local one; it reads
+ * use; the V8 flags are `src/runtime_flags.ts`'s, the same as `deno task start`'s. `deno compile` downloads its `denort` base binary unless `DENORT_BIN` names a local one; it reads
  * that variable itself, so it passes straight through.
  * @module
  */
+
+import { v8FlagsArgument } from "../src/runtime_flags.ts";
 
 /** Every target a release ships. */
 export const TARGETS = [
@@ -25,11 +27,17 @@ export function outputFor(target: string | null): string {
   return `dist/hubbub-${target}${target.includes("windows") ? ".exe" : ""}`;
 }
 
-/** Compiles one binary; resolves with deno's exit code. */
-export async function compile(target: string | null): Promise<number> {
-  const args = ["compile", "-P=server", "--no-check", "--output", outputFor(target)];
+/** The `deno` arguments that compile one binary. */
+export function compileArgs(target: string | null): string[] {
+  const args = ["compile", "-P=server", v8FlagsArgument(), "--no-check", "--output", outputFor(target)];
   if (target !== null) args.push("--target", target);
   args.push("main.ts");
+  return args;
+}
+
+/** Compiles one binary; resolves with deno's exit code. */
+export async function compile(target: string | null): Promise<number> {
+  const args = compileArgs(target);
   const { code } = await new Deno.Command(Deno.execPath(), { args, stdout: "inherit", stderr: "inherit" })
     .output();
   return code;

@@ -9,6 +9,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { v8FlagsArgument } from "./runtime_flags.ts";
 
 const log = getLogger(["hubbub", "workers"]);
 
@@ -55,7 +56,14 @@ export function workerArgs(argv: readonly string[], index: number, nodeId: strin
   // A compiled hubbub runs itself; under `deno run`, the same module with the same permission set.
   if (Deno.build.standalone) return kept;
   const main = new URL(Deno.mainModule);
-  return ["run", "-P=server", `--config=${new URL("./deno.json", main).pathname}`, main.pathname, ...kept];
+  return [
+    "run",
+    v8FlagsArgument(),
+    "-P=server",
+    `--config=${new URL("./deno.json", main).pathname}`,
+    main.pathname,
+    ...kept,
+  ];
 }
 
 /** Runs and supervises the workers; resolves with the exit code once all of them have stopped. */

@@ -141,8 +141,8 @@ export class Client {
   readonly rooms = new Map<string, Room>();
   /** @internal */
   current: Room | null = null;
-  /** @internal when this client last had a typing notice relayed, per room key. */
-  readonly typedAt = new Map<string, number>();
+  /** @internal when this client last had a typing notice relayed, per room key; created on first use. */
+  typedAt: Map<string, number> | null = null;
   /** @internal live messages held back per room key while history is being replayed to this client. */
   held: Map<string, ChatEvent[]> | null = null;
 
@@ -514,7 +514,7 @@ export class Hub {
   #leaveRoom(client: Client, room: Room, reason: LeaveReason): void {
     room.clients.delete(client);
     client.rooms.delete(room.key);
-    client.typedAt.delete(room.key);
+    client.typedAt?.delete(room.key);
     client.held?.delete(room.key);
     if (client.current === room) client.current = [...client.rooms.values()].at(-1) ?? null;
     this.#removeName(room, client, reason);
@@ -672,8 +672,8 @@ export class Hub {
     const room = roomName === undefined ? client.current : client.rooms.get(roomKey(roomName));
     if (!room) return;
     const now = Date.now();
-    if (now - (client.typedAt.get(room.key) ?? -Infinity) < this.#typingIntervalMs) return;
-    client.typedAt.set(room.key, now);
+    if (now - (client.typedAt?.get(room.key) ?? -Infinity) < this.#typingIntervalMs) return;
+    (client.typedAt ??= new Map()).set(room.key, now);
     // Typing is the first thing to shed: members whose queue is half full do not get it at all.
     const calm = [...room.clients].filter((c) => c !== client && c.session.pressure() <= 0.5);
     this.#fanout(calm, { kind: "typing", room: room.name, name: client.name }, client.session.id);

@@ -23,13 +23,14 @@ export interface LineFramerOptions {
   readonly maxLength?: number;
 }
 
+// One for every framer: decoding whole lines (no `stream`) keeps no state between calls.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const NL = 0x0a;
 const CR = 0x0d;
 
 /** Splits bytes into lines with a maximum length. Keeps at most `maxLength` bytes of a partial line. */
 export class LineFramer implements Transformer<Uint8Array, Line> {
   readonly #max: number;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
   #partial: Uint8Array[] = [];
   #partialLength = 0;
   #discarding = false;
@@ -93,7 +94,7 @@ export class LineFramer implements Transformer<Uint8Array, Line> {
       return;
     }
     try {
-      sink.enqueue({ text: this.#decoder.decode(bytes) });
+      sink.enqueue({ text: decoder.decode(bytes) });
     } catch {
       sink.enqueue({ error: "invalid-utf8" });
     }

@@ -56,7 +56,7 @@ export interface TcpDoor {
 }
 
 // Small on purpose: every idle connection holds its buffer while its read is pending.
-const READ_SIZE = 1024;
+const READ_SIZE = 256;
 // A connection whose read fills the small buffer is busy, and gets this one: fewer reads per byte.
 const BUSY_READ_SIZE = 16 * 1024;
 // Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
@@ -141,7 +141,8 @@ export class TcpSession implements Session {
   #closing = false;
   #closed = false;
   #onClose: (reason: CloseReason) => void;
-  readonly #guard: SlowReaderGuard;
+  /** Created when the queue first passes its bound: most connections never need one. */
+  #guard: SlowReaderGuard | null = null;
   readonly #clock: BacklogClock;
   /** When the oldest byte in `#queue` was queued, and the oldest byte of the write in progress. */
   #queuedAt: number | undefined;
@@ -158,11 +159,6 @@ export class TcpSession implements Session {
     this.#max = options.maxQueueBytes;
     this.#onClose = options.onClose;
     this.#clock = new BacklogClock(options.load);
-    this.#guard = new SlowReaderGuard({
-      max: options.maxQueueBytes,
-      queued: () => this.#queued,
-      trip: () => this.#shut("slow-reader"),
-    });
   }
 
   /** {@inheritDoc Session.queued} */
@@ -178,7 +174,14 @@ export class TcpSession implements Session {
     this.#queue.push(bytes);
     this.#queued += bytes.length;
     this.#clock.update(this.#writingAt ?? this.#queuedAt);
-    if (this.#queued > this.#max) this.#guard.poke();
+    if (this.#queued > this.#max) {
+      this.#guard ??= new SlowReaderGuard({
+        max: this.#max,
+        queued: () => this.#queued,
+        trip: () => this.#shut("slow-reader"),
+      });
+      this.#guard.poke();
+    }
     if (!this.#writing && !this.#closed) this.#drain();
   }
 
@@ -231,7 +234,7 @@ export class TcpSession implements Session {
     if (this.#closed) return;
     this.#closed = true;
     this.#closing = true;
-    this.#guard.dispose();
+    this.#guard?.dispose();
     this.#clock.close();
     this.#queue = [];
     this.#queued = 0;
@@ -255,7 +258,8 @@ class TcpConnection {
   readonly #client: Client;
   readonly #framer: LineFramer;
   readonly #bucket: TokenBucket;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Lines waiting on the store; created on a connection's first message. */
+  #inFlight: Set<Promise<unknown>> | null = null;
   #phase: Phase = "sniff";
   #handshake: Uint8Array[] = [];
   #handshakeLength = 0;
@@ -263,7 +267,6 @@ class TcpConnection {
   #openedAt = performance.now();
   #activeAt = performance.now();
   #closeReason: CloseReason | null = null;
-  readonly #remote: string;
 
   constructor(conn: Deno.TcpConn, options: TcpOptions) {
     this.#conn = conn;
@@ -283,8 +286,6 @@ class TcpConnection {
       },
     });
     this.#client = this.#hub.connect(this.#session);
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    this.#remote = `${addr.hostname}:${addr.port}`;
     try {
       conn.setNoDelay(true);
       // The TCP heartbeat: the kernel probes quiet peers, so a vanished client is noticed without chat noise.
@@ -295,7 +296,8 @@ class TcpConnection {
   }
 
   async run(): Promise<void> {
-    log.info("connect", { conn: this.#session.id, remote: this.#remote });
+    const addr = this.#conn.remoteAddr as Deno.NetAddr;
+    log.info("connect", { conn: this.#session.id, remote: `${addr.hostname}:${addr.port}` });
     let buffer = new Uint8Array(READ_SIZE);
     try {
       while (true) {
@@ -306,13 +308,15 @@ class TcpConnection {
         if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
         else if (n < READ_SIZE && buffer.length > READ_SIZE) buffer = new Uint8Array(READ_SIZE);
         await this.#feed(bytes);
-        if (this.#inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight);
+        if (this.#inFlight !== null && this.#inFlight.size >= MAX_IN_FLIGHT) {
+          await Promise.race(this.#inFlight);
+        }
       }
       // A partial line at end of stream is dropped: only a terminated line is a message.
     } catch {
       // Reset by peer, or closed by us: either way the connection is over.
     } finally {
-      await Promise.allSettled([...this.#inFlight]);
+      if (this.#inFlight !== null) await Promise.allSettled([...this.#inFlight]);
       this.#hub.disconnect(this.#client);
       this.#session.close(this.#closeReason ?? "quit");
       log.info("disconnect", { conn: this.#session.id, reason: this.#closeReason ?? "peer" });
@@ -455,8 +459,8 @@ class TcpConnection {
   #track<T>(pending: Promise<Result<T>>, onFail: (result: Result<T> & { ok: false }) => void): void {
     const done = pending.then((result) => {
       if (!result.ok) onFail(result);
-    }).finally(() => this.#inFlight.delete(done));
-    this.#inFlight.add(done);
+    }).finally(() => this.#inFlight!.delete(done));
+    (this.#inFlight ??= new Set()).add(done);
   }
 
   #reply(...lines: string[]): void {

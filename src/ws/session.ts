@@ -94,7 +94,8 @@ export class WsSession implements Session {
   readonly #socket: WebSocket;
   readonly #max: number;
   readonly #lowWater: number;
-  readonly #guard: SlowReaderGuard;
+  /** Created when the queue first nears its bound: most sessions never need one. */
+  #guard: SlowReaderGuard | null = null;
   readonly #clock: BacklogClock;
   readonly #pump: FramePump;
   readonly #onClose: () => void;
@@ -124,14 +125,6 @@ export class WsSession implements Session {
     this.#clock = new BacklogClock(options.load);
     this.#onClose = options.onClose;
     socket.addEventListener("close", () => this.#end());
-    this.#guard = new SlowReaderGuard({
-      max: options.maxQueueBytes,
-      queued: () => this.queued(),
-      trip: () => {
-        log.warn("slow reader dropped", { conn: this.id, queued: this.queued() });
-        this.close("slow-reader");
-      },
-    });
   }
 
   /** {@inheritDoc Session.send} */
@@ -145,7 +138,17 @@ export class WsSession implements Session {
     // A string's UTF-16 length is near enough its UTF-8 size for a bound.
     this.#queuedBytes += frame.length;
     this.#clock.update(this.#times[this.#head], now);
-    if (this.#queuedBytes > this.#max - this.#lowWater) this.#guard.poke();
+    if (this.#queuedBytes > this.#max - this.#lowWater) {
+      this.#guard ??= new SlowReaderGuard({
+        max: this.#max,
+        queued: () => this.queued(),
+        trip: () => {
+          log.warn("slow reader dropped", { conn: this.id, queued: this.queued() });
+          this.close("slow-reader");
+        },
+      });
+      this.#guard.poke();
+    }
   }
 
   /** Hands Deno queued frames while it holds less than the low-water mark; the pump calls it. */
@@ -205,7 +208,7 @@ export class WsSession implements Session {
     if (this.#closed) return;
     this.#closed = true;
     this.closeReason = reason;
-    this.#guard.dispose();
+    this.#guard?.dispose();
     // A slow reader's queue is what it is being dropped for; anyone else gets what was queued, then the close
     // frame (both bounded by --max-queue).
     if (reason !== "slow-reader" && this.#socket.readyState === WebSocket.OPEN) {
@@ -225,7 +228,7 @@ export class WsSession implements Session {
     if (this.#ended) return;
     this.#ended = true;
     this.#closed = true;
-    this.#guard.dispose();
+    this.#guard?.dispose();
     this.#clear();
     this.#clock.close();
     this.#onClose();
