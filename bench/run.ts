@@ -18,6 +18,9 @@
  *   deno task bench --profile --only fanout-1000x5   hubbub with --cpu-prof, then a profile summary
  *   deno task bench --root DIR --candidate DIR2      benchmark a copy, and a patched copy alternately
  *   deno task bench --variants hubbub,baseline --set window=4   experiments
+ *
+ * Variants: hubbub (SQLite history, the default), the baseline, hubbub --store memory, hubbub --redis (a fresh
+ * redis-server per run), and the candidate.
  * @module
  */
 
@@ -30,11 +33,12 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const HOST = "127.0.0.1";
 const encoder = new TextEncoder();
 
-type Variant = "hubbub" | "hubbub-mem" | "baseline" | "candidate";
+type Variant = "hubbub" | "hubbub-mem" | "hubbub-redis" | "baseline" | "candidate";
 
 const VARIANT_LABEL: Record<Variant, string> = {
   hubbub: "hubbub (sqlite)",
   "hubbub-mem": "hubbub --store memory",
+  "hubbub-redis": "hubbub --redis",
   baseline: "baseline",
   candidate: "candidate (sqlite)",
 };
@@ -181,6 +185,36 @@ async function limitFlags(root = hubbubRoot): Promise<string[]> {
   return flags;
 }
 
+interface Redis {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A fresh `redis-server` for the `hubbub --redis` variant, with Redis's default durability (no AOF) and no
+ * snapshots during the run. Its CPU and memory are not in the server columns: they are Redis's, not hubbub's.
+ */
+async function startRedis(dir: string): Promise<Redis> {
+  const port = freePort();
+  const child = new Deno.Command("redis-server", {
+    args: ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port, child);
+  return {
+    url: `redis://${HOST}:${port}`,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Gone.
+      }
+      await child.status;
+    },
+  };
+}
+
 /** The `--v8-flags` of `deno task start` in `root`'s deno.json: hubbub is measured as it is run. */
 async function runtimeFlags(root: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
@@ -194,6 +228,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
   const tcp = freePort();
   let argv: string[];
   let dir: string | null = null;
+  let redis: Redis | null = null;
   const profile = options.profile ?? null;
   if (variant === "baseline") {
     argv = [
@@ -209,6 +244,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
   } else {
     dir = await Deno.makeTempDir({ prefix: "hubbub-bench-" });
     const store = variant === "hubbub-mem" ? "memory" : `sqlite:${dir}/hubbub.db`;
+    if (variant === "hubbub-redis") redis = await startRedis(dir);
     const prof = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
     argv = [
       Deno.execPath(),
@@ -223,8 +259,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       `${HOST}:${tcp}`,
       "--log-level",
       "error",
-      "--store",
-      store,
+      ...(redis ? ["--redis", redis.url] : ["--store", store]),
       ...(await limitFlags(variant === "candidate" ? candidateRoot! : hubbubRoot)),
     ];
   }
@@ -264,6 +299,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       }, profile ? 30_000 : 5000);
       await child.status;
       clearTimeout(killer);
+      await redis?.stop();
       if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
@@ -586,17 +622,26 @@ async function calibrationRun(ctx: Context): Promise<RunData> {
   }
 }
 
+/** Variants shown after hubbub and the baseline, each with its ratio to the baseline. */
+const EXTRA_COLUMNS: readonly (readonly [Variant, string])[] = [
+  ["hubbub-mem", "ratio memory/baseline"],
+  ["hubbub-redis", "ratio redis/baseline"],
+  ["candidate", "ratio candidate/baseline"],
+];
+
 const SCENARIOS: Scenario[] = [
   fanout("fanout-100x10", "100 WebSocket clients, 10 senders, max rate", "ws", 100, 10, [
     "hubbub",
     "baseline",
     "hubbub-mem",
+    "hubbub-redis",
   ], ["hubbub", "baseline"]),
   fanout("fanout-1000x5", "1000 WebSocket clients, 5 senders, max rate", "ws", 1000, 5, [
     "hubbub",
     "baseline",
     "hubbub-mem",
-  ]),
+    "hubbub-redis",
+  ], ["hubbub", "baseline", "hubbub-mem"]),
   {
     id: "latency-1000@100k",
     title: "1000 WebSocket clients, 100 000 deliveries/s offered (5 senders × 20 msg/s)",
@@ -933,23 +978,19 @@ async function runScenario(scenario: Scenario, ctx: Context): Promise<ScenarioOu
     medians.set(variant, map);
   }
   ctx.medians.set(scenario.id, medians);
-  const hasMem = variants.includes("hubbub-mem");
   const hasBase = variants.includes("baseline");
-  const hasCandidate = variants.includes("candidate");
+  const extras = EXTRA_COLUMNS.filter(([variant]) => variants.includes(variant));
   const header = ["metric", VARIANT_LABEL.hubbub, ...(hasBase ? ["baseline", "ratio hubbub/baseline"] : [])];
-  if (hasMem) header.push(VARIANT_LABEL["hubbub-mem"], "ratio memory/baseline");
-  if (hasCandidate) header.push(VARIANT_LABEL.candidate, "ratio candidate/baseline");
+  for (const [variant, ratioLabel] of extras) header.push(VARIANT_LABEL[variant], ratioLabel);
   const rows = [header, header.map(() => "---")];
   for (const { label, digits, ratio } of labels) {
     const h = medians.get("hubbub")?.get(label) ?? NaN;
     const b = medians.get("baseline")?.get(label) ?? NaN;
-    const m = medians.get("hubbub-mem")?.get(label) ?? NaN;
     const row = [label, fmt(h, digits)];
     if (hasBase) row.push(fmt(b, digits), ratio && b !== 0 ? fmt(h / b, 2) : "");
-    if (hasMem) row.push(fmt(m, digits), ratio && b !== 0 && hasBase ? fmt(m / b, 2) : "");
-    if (hasCandidate) {
-      const c = medians.get("candidate")?.get(label) ?? NaN;
-      row.push(fmt(c, digits), ratio && b !== 0 && hasBase ? fmt(c / b, 2) : "");
+    for (const [variant] of extras) {
+      const v = medians.get(variant)?.get(label) ?? NaN;
+      row.push(fmt(v, digits), ratio && b !== 0 && hasBase ? fmt(v / b, 2) : "");
     }
     rows.push(row);
   }
