@@ -575,6 +575,14 @@ class Generator {
     if (this.#deliveryWaiters.size > 0) { for (const wake of this.#deliveryWaiters) wake(); }
   }
 
+  /** A sender's message was refused (the server said so to the sender): its window slot is free again. */
+  #answered(client: Client): void {
+    if (client.inflight > 0) {
+      client.inflight--;
+      if (this.running && !this.spec.rate) this.#pump(client);
+    }
+  }
+
   #control(client: Client, buf: Uint8Array, start: number, end: number): void {
     const { spec } = this;
     if (spec.proto === "ws") {
@@ -593,6 +601,7 @@ class Generator {
         }
       } else if (startsWith(buf, start, end, P_ERROR)) {
         if (this.counting) this.refused++;
+        this.#answered(client);
         this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
       }
     } else {
@@ -600,6 +609,7 @@ class Generator {
         if (client.needOks > 0 && --client.needOks === 0) client.checkReady();
       } else if (startsWith(buf, start, end, P_ERR)) {
         if (this.counting) this.refused++;
+        this.#answered(client);
         this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
       }
     }

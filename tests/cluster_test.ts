@@ -588,7 +588,8 @@ clusterTest(
       // Presence heals: who left meanwhile is gone everywhere; who came meanwhile can log in now.
       await late.send("LOGIN late");
       await late.expect("OK");
-      await membersEverywhere(nodes.list, ["ct", "gw", "late", "mt", "watch"]);
+      // Healing waits on each node's presence resync after reconnecting: slower on a busy CI machine.
+      await membersEverywhere(nodes.list, ["ct", "gw", "late", "mt", "watch"], 15_000);
       await watch.expectJson({ Action: "left", Payload: { Username: "leaver" } });
       const back = { gw: acked.gw().length, mt: acked.mt().length, ct: from("ct") };
       await eventually(

@@ -682,6 +682,25 @@ Deno.test("user lists are coalesced: a burst of joins costs each member one fram
   assert.equal(conns[29]!.session.of("users").length, 1, "the member who left gets no more lists");
 });
 
+Deno.test("a room over the list limit gets join summaries only, never one notice per join", async () => {
+  await using f = new Fixture({ presenceIntervalMs: 20, listLimit: 4 });
+  const conns = Array.from({ length: 10 }, (_, i) => f.open(`m${i}`, { rooms: ["lobby"] }));
+  await until(() => conns.every((c) => c.session.of("users").at(-1)?.total === 10), "everyone has the total");
+  const before = conns[0]!.session.events().length;
+  const late = f.open("late", { rooms: ["lobby"] });
+  assert.equal(conns[0]!.session.events().length, before, "no notice at once: the room is over the limit");
+  await until(() => conns[0]!.session.of("users").at(-1)?.total === 11, "the next list");
+  const after = conns[0]!.session.events().slice(before);
+  assert.deepEqual(after.filter((e) => e.kind === "join"), []);
+  assert.deepEqual(
+    after.filter((e) => e.kind === "presence").flatMap((e) => e.kind === "presence" ? e.joined : []),
+    [
+      "late",
+    ],
+  );
+  assert.deepEqual(names(late.session.of("users").at(-1)!), ["late", "m0", "m1", "m2"]);
+});
+
 Deno.test("user lists carry goChat tags and are sorted by name", async () => {
   await using f = new Fixture();
   const zed = f.open();

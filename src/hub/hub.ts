@@ -558,11 +558,14 @@ export class Hub {
   }
 
   /**
-   * Whether a join/leave notice goes out now. Past the room's notice rate (a crowd arriving at once) notices
-   * are summarised once per presence tick instead: each member gets one frame per tick, not one per join.
+   * Whether a join/leave notice goes out now. Past the room's notice rate (a crowd arriving at once), or in a
+   * room bigger than the list limit, notices are summarised once per presence tick instead: each member gets
+   * one frame per tick, not one per join.
    */
   #noticeNow(room: Room): boolean {
-    return room.joined.length === 0 && room.left.length === 0 && room.notices.take().kind === "ok";
+    // A notice costs a frame per member: rooms over the list limit get only the summaries.
+    return room.joined.length === 0 && room.left.length === 0 && room.clients.size <= this.#listLimit &&
+      room.notices.take().kind === "ok";
   }
 
   #release(client: Client): void {
@@ -750,7 +753,11 @@ export class Hub {
   #listChanged(room: Room): void {
     if (room.listTimer !== undefined || this.#closed) return;
     // Coalesce: one list per interval carrying the latest members; a burst of joins in one tick costs one frame.
-    const wait = Math.max(0, room.lastListAt + this.#presenceIntervalMs - Date.now());
+    // A room over the list limit waits an interval per limit's worth of members: each tick costs every member a
+    // frame of up to --list-limit names, so a crowd of 10 000 arriving at once is told every 2.5 s, not 4 times a
+    // second (BENCHMARKS.md, join-10000).
+    const interval = this.#presenceIntervalMs * Math.max(1, Math.ceil(room.clients.size / this.#listLimit));
+    const wait = Math.max(0, room.lastListAt + interval - Date.now());
     room.listTimer = setTimeout(() => {
       room.listTimer = undefined;
       room.lastListAt = Date.now();

@@ -59,6 +59,9 @@ export interface TcpDoor {
 const READ_SIZE = 256;
 // A connection whose read fills the small buffer is busy, and gets this one: fewer reads per byte.
 const BUSY_READ_SIZE = 16 * 1024;
+// A busy connection keeps the big buffer until this many reads in a row would have fitted the small one, so a
+// sender of bursts does not swap buffers (an allocation each time) on every read.
+const QUIET_READS = 64;
 // Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
 const MAX_IN_FLIGHT = 64;
 
@@ -173,7 +176,6 @@ export class TcpSession implements Session {
     if (this.#queue.length === 0) this.#queuedAt = performance.now();
     this.#queue.push(bytes);
     this.#queued += bytes.length;
-    this.#clock.update(this.#writingAt ?? this.#queuedAt);
     if (this.#queued > this.#max) {
       this.#guard ??= new SlowReaderGuard({
         max: this.#max,
@@ -183,6 +185,14 @@ export class TcpSession implements Session {
       this.#guard.poke();
     }
     if (!this.#writing && !this.#closed) this.#drain();
+  }
+
+  /**
+   * Marks the session backed up or not in the hub's load gauge, by the age of its oldest unwritten byte. Called
+   * after each write and by the door's sweep (a write that never completes is a backlog too), never per frame.
+   */
+  sweep(now: number): void {
+    this.#clock.update(this.#writingAt ?? this.#queuedAt, now);
   }
 
   /** {@inheritDoc Session.pressure} */
@@ -299,6 +309,8 @@ class TcpConnection {
     const addr = this.#conn.remoteAddr as Deno.NetAddr;
     log.info("connect", { conn: this.#session.id, remote: `${addr.hostname}:${addr.port}` });
     let buffer = new Uint8Array(READ_SIZE);
+    // Small reads in a row on the big buffer: after QUIET_READS of them the connection gets the small one back.
+    let small = 0;
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
@@ -306,7 +318,10 @@ class TcpConnection {
         const bytes = buffer.subarray(0, n);
         // Lines are copied out of the buffer when framed, so it can be replaced at once.
         if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
-        else if (n < READ_SIZE && buffer.length > READ_SIZE) buffer = new Uint8Array(READ_SIZE);
+        else if (buffer.length > READ_SIZE) {
+          small = n < READ_SIZE ? small + 1 : 0;
+          if (small >= QUIET_READS) buffer = new Uint8Array(READ_SIZE);
+        }
         await this.#feed(bytes);
         if (this.#inFlight !== null && this.#inFlight.size >= MAX_IN_FLIGHT) {
           await Promise.race(this.#inFlight);
@@ -326,6 +341,7 @@ class TcpConnection {
   /** Enforces deadlines; called by the door's sweep. */
   sweep(now: number): void {
     if (this.#closeReason !== null) return;
+    this.#session.sweep(now);
     const loggedIn = this.#client.name !== null;
     if (!loggedIn && now - this.#openedAt > this.#options.loginTimeoutMs) {
       this.#session.send(line(this.#machat ? BAD_HANDSHAKE : "ERR login-timeout"));
