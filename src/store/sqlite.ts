@@ -20,8 +20,6 @@ import { isComplete } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 
 const log = getLogger(["hubbub", "store"]);
-/** Under load, the pause after a commit, in multiples of the time it took: see `#schedule`. */
-const COMMIT_SPACING = 4;
 
 /** How hard a commit works to survive failures. */
 export type SyncMode = "full" | "normal";
@@ -97,10 +95,7 @@ export class SqliteStore implements Store {
   readonly #counters = new Map<string, number>();
   #rooms: Pending<ChatMessage>[] = [];
   #directs: Pending<DirectMessage>[] = [];
-  /** Cancels the scheduled commit, if one is scheduled. */
-  #cancelFlush: (() => void) | null = null;
-  /** Under load, no commit starts before this (`performance.now()`); see {@linkcode SqliteStore.#schedule}. */
-  #nextFlushAt = 0;
+  #flushTimer: ReturnType<typeof setImmediate> | undefined;
   #pruneTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   readonly #sql: Record<
@@ -259,6 +254,7 @@ export class SqliteStore implements Store {
     if (this.#closed) return Promise.resolve();
     this.#flush();
     this.#closed = true;
+    clearImmediate(this.#flushTimer);
     clearInterval(this.#pruneTimer);
     this.#db.close();
     return Promise.resolve();
@@ -274,32 +270,18 @@ export class SqliteStore implements Store {
     return last + 1;
   }
 
-  /**
-   * Group commit. A lone append commits right after this turn of the event loop (setImmediate, not
-   * setTimeout(0): Deno clamps that to about 2 ms a hop). When commits hold more than one append, appends
-   * arrive faster than commits, and each commit's fsync blocks every socket: then the next commit waits
-   * `COMMIT_SPACING` times as long as the last one took, so the loop spends at most a fifth of its time
-   * committing and batches grow instead (BENCHMARKS.md, finding 2).
-   */
   #schedule(): void {
-    if (this.#cancelFlush !== null) return;
-    const wait = this.#nextFlushAt - performance.now();
-    if (wait <= 0) {
-      const immediate = setImmediate(() => this.#flush());
-      this.#cancelFlush = () => clearImmediate(immediate);
-    } else {
-      const timer = setTimeout(() => this.#flush(), wait);
-      this.#cancelFlush = () => clearTimeout(timer);
-    }
+    // One transaction per turn of the event loop: everything appended until then commits together.
+    // setImmediate, not setTimeout(0): Deno clamps the latter to about 2 ms a hop, a floor under every append.
+    this.#flushTimer ??= setImmediate(() => this.#flush());
   }
 
   #flush(): void {
-    this.#cancelFlush?.();
-    this.#cancelFlush = null;
+    clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
     const rooms = this.#rooms;
     const directs = this.#directs;
     if (rooms.length === 0 && directs.length === 0) return;
-    const started = performance.now();
     this.#rooms = [];
     this.#directs = [];
     const { insertMessage, insertDirect, setCounter } = this.#sql;
@@ -333,8 +315,6 @@ export class SqliteStore implements Store {
       for (const p of directs) p.reject(failure);
       return;
     }
-    const took = performance.now() - started;
-    this.#nextFlushAt = rooms.length + directs.length > 1 ? started + took * (1 + COMMIT_SPACING) : 0;
     for (const { row, resolve } of rooms) resolve(row);
     for (const { row, resolve } of directs) resolve(row);
   }
