@@ -205,14 +205,19 @@ async function startRedis(dir: string): Promise<Redis> {
   return {
     url: `redis://${HOST}:${port}`,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
+      sendSignal(child, "SIGTERM");
       await child.status;
     },
   };
+}
+
+/** Sends `signal` to a child that may already be gone. */
+function sendSignal(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch {
+    // Gone.
+  }
 }
 
 /** The `--v8-flags` of `deno task start` in `root`'s deno.json: hubbub is measured as it is run. */
@@ -242,6 +247,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       `${HOST}:${tcp}`,
     ];
   } else {
+    const root = variant === "candidate" ? candidateRoot! : hubbubRoot;
     dir = await Deno.makeTempDir({ prefix: "hubbub-bench-" });
     const store = variant === "hubbub-mem" ? "memory" : `sqlite:${dir}/hubbub.db`;
     if (variant === "hubbub-redis") redis = await startRedis(dir);
@@ -249,7 +255,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     argv = [
       Deno.execPath(),
       "run",
-      ...(await runtimeFlags(variant === "candidate" ? candidateRoot! : hubbubRoot)),
+      ...(await runtimeFlags(root)),
       ...prof,
       "-P=server",
       "main.ts",
@@ -260,7 +266,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       "--log-level",
       "error",
       ...(redis ? ["--redis", redis.url] : ["--store", store]),
-      ...(await limitFlags(variant === "candidate" ? candidateRoot! : hubbubRoot)),
+      ...(await limitFlags(root)),
     ];
   }
   const cwd = variant === "baseline" ? ROOT : variant === "candidate" ? candidateRoot! : hubbubRoot;
@@ -270,11 +276,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     await waitForPort(http, child);
     await waitForPort(tcp, child);
   } catch (error) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Gone.
-    }
+    sendSignal(child, "SIGKILL");
     throw new Error(`${(error as Error).message}: ${err.text()}`);
   }
   return {
@@ -285,17 +287,9 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     profile,
     stderr: err.text,
     async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Gone.
-      }
+      sendSignal(child, "SIGTERM");
       const killer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // Gone.
-        }
+        sendSignal(child, "SIGKILL");
       }, profile ? 30_000 : 5000);
       await child.status;
       clearTimeout(killer);
