@@ -37,6 +37,10 @@ export interface Config {
   readonly idleTimeoutMs: number;
   /** Close connections that have not logged in after this long (milliseconds). */
   readonly loginTimeoutMs: number;
+  /** HTTP: a request head (and body) must arrive within this long (milliseconds). */
+  readonly headerTimeoutMs: number;
+  /** HTTP: an idle keep-alive connection is closed after this long (milliseconds). */
+  readonly keepAliveMs: number;
   /** Longest TCP line in bytes. */
   readonly maxLineBytes: number;
   /** Outbound bytes queued per connection before it is dropped as a slow reader. */
@@ -98,6 +102,8 @@ export const DEFAULTS = {
   http: { hostname: "0.0.0.0", port: 8080 },
   idleTimeoutMs: 60_000,
   loginTimeoutMs: 30_000,
+  headerTimeoutMs: 10_000,
+  keepAliveMs: 30_000,
   maxLineBytes: 8 * 1024,
   maxQueueBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024,
@@ -160,6 +166,14 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     .addOption(
       new Option("--login-timeout <duration>", "close connections that have not logged in after this long")
         .env("HUBBUB_LOGIN_TIMEOUT").argParser(duration).default(DEFAULTS.loginTimeoutMs, "30s"),
+    )
+    .addOption(
+      new Option("--header-timeout <duration>", "HTTP: a request head must arrive within this long")
+        .env("HUBBUB_HEADER_TIMEOUT").argParser(duration).default(DEFAULTS.headerTimeoutMs, "10s"),
+    )
+    .addOption(
+      new Option("--keep-alive <duration>", "HTTP: close an idle keep-alive connection after this long")
+        .env("HUBBUB_KEEP_ALIVE").argParser(duration).default(DEFAULTS.keepAliveMs, "30s"),
     )
     .addOption(
       new Option("--max-line <size>", "longest TCP line (e.g. 8KiB)")
@@ -327,6 +341,8 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       http: o.http || null,
       idleTimeoutMs: o.idleTimeout,
       loginTimeoutMs: o.loginTimeout,
+      headerTimeoutMs: o.headerTimeout,
+      keepAliveMs: o.keepAlive,
       maxLineBytes: o.maxLine,
       maxQueueBytes: o.maxQueue,
       maxFrameBytes: o.maxFrame,

@@ -19,7 +19,9 @@ import { RedisStore } from "./store/redis.ts";
 import { ConnectionGate } from "./hub/limits.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
-import { type HttpDoor, serveHttp } from "./http/server.ts";
+import { type HttpServer, serveHttp } from "./http/server.ts";
+import { createHandler } from "./http/routes.ts";
+import { descriptorBudget } from "./net/accept.ts";
 
 const log = getLogger(["hubbub", "server"]);
 
@@ -44,6 +46,8 @@ export interface Server {
   readonly http: Deno.NetAddr | null;
   /** Resolves once everything has stopped. */
   readonly finished: Promise<void>;
+  /** Open sockets of every door, as the connection gate counts them (HTTP, WebSocket, TCP). */
+  sockets(): number;
   /** Stops the server gracefully; resolves when it has stopped. */
   shutdown(): Promise<void>;
 }
@@ -82,13 +86,20 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     replayOnJoin: config.historyOnJoin,
   });
 
-  const gate = new ConnectionGate({
-    maxConnections: config.maxConnections,
-    maxPerIp: config.maxConnectionsPerIp,
-  });
+  // Running out of file descriptors must refuse connections, not crash: never admit more than the limit allows.
+  const budget = descriptorBudget();
+  let maxConnections = config.maxConnections;
+  if (budget !== null && (maxConnections === 0 || maxConnections > budget)) {
+    log.warn("max-connections lowered to {budget} by the open-file limit (ulimit -n)", {
+      budget,
+      configured: config.maxConnections,
+    });
+    maxConnections = budget;
+  }
+  const gate = new ConnectionGate({ maxConnections, maxPerIp: config.maxConnectionsPerIp });
   const rate = { rate: config.rate, burst: config.burst };
   let tcp: TcpDoor | null = null;
-  let http: HttpDoor | null = null;
+  let http: HttpServer | null = null;
   try {
     tcp = config.tcp &&
       serveTcp({
@@ -104,23 +115,30 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         rate,
         signal: controller.signal,
       });
-    http = config.http &&
-      serveHttp({
+    if (config.http) {
+      const handler = createHandler({
         hub,
-        hostname: config.http.hostname,
-        port: config.http.port,
-        reusePort: config.reusePort,
         maxFrameBytes: config.maxFrameBytes,
         maxQueueBytes: config.maxQueueBytes,
         idleTimeoutMs: config.idleTimeoutMs,
         allowOrigins: config.allowOrigins,
-        gate,
         rate,
         loginTimeoutMs: config.loginTimeoutMs,
         // Listeners are up once we get here; readiness ends when shutdown begins.
         ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
+      });
+      controller.signal.addEventListener("abort", () => handler.close(), { once: true });
+      http = serveHttp({
+        hostname: config.http.hostname,
+        port: config.http.port,
+        reusePort: config.reusePort,
+        handler,
+        gate,
+        headerTimeoutMs: config.headerTimeoutMs,
+        keepAliveMs: config.keepAliveMs,
         signal: controller.signal,
       });
+    }
   } catch (error) {
     controller.abort();
     void store.close();
@@ -154,6 +172,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     tcp: tcp?.addr ?? null,
     http: http?.addr ?? null,
     finished,
+    sockets: () => gate.total,
     shutdown() {
       controller.abort();
       return finished;

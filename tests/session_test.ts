@@ -1,129 +1,188 @@
 /**
- * The WebSocket session's outbound queue, against a scripted socket: what Deno is handed, what waits, what a
- * slow reader's drop frees, and how waiting frames mark the session in the hub's load gauge.
+ * The outbound queue every door shares ({@linkcode Outbox}) and the WebSocket session over it, against a
+ * scripted socket: what is written and when, what a slow reader's drop frees, how waiting bytes mark the
+ * session in the hub's load gauge, and how a close drains.
  */
 
 import assert from "node:assert/strict";
-import { FramePump, WsSession } from "../src/ws/session.ts";
-import { LoadGauge } from "../src/hub/backpressure.ts";
-import type { Codec } from "../src/model.ts";
+import { type ByteSink, LoadGauge, Outbox } from "../src/hub/backpressure.ts";
+import type { CloseReason } from "../src/model.ts";
+import { WsSession } from "../src/ws/session.ts";
+import { FrameReader } from "../src/ws/frames.ts";
 import { delay, eventually } from "./_helpers.ts";
 
-const codec = { name: "test" } as unknown as Codec;
+/** A socket whose writes complete only when the test lets the peer read (`drain`). */
+class ScriptedSink implements ByteSink {
+  readonly writes: Uint8Array[] = [];
+  ended: boolean | null = null;
+  #pending: (() => void)[] = [];
+  failNext = false;
 
-/** The parts of a server WebSocket a session uses; `drain()` plays a peer that reads. */
-class ScriptedSocket {
-  readyState: number = WebSocket.OPEN;
-  sent: string[] = [];
-  closed: [number, string] | null = null;
-  bufferedReads = 0;
-  #buffered = 0;
-  #onClose: (() => void) | null = null;
-
-  get bufferedAmount(): number {
-    this.bufferedReads++;
-    return this.#buffered;
+  write(bytes: Uint8Array): Promise<number> {
+    if (this.failNext) return Promise.reject(new Error("Broken pipe"));
+    this.writes.push(bytes.slice());
+    return new Promise((resolve) => this.#pending.push(() => resolve(bytes.length)));
   }
-  send(frame: string): void {
-    this.sent.push(frame);
-    this.#buffered += frame.length;
+  end(graceful: boolean): void {
+    this.ended = graceful;
   }
-  close(code: number, reason: string): void {
-    this.closed = [code, reason];
-    this.readyState = WebSocket.CLOSING;
-  }
-  addEventListener(_type: "close", listener: () => void): void {
-    this.#onClose = listener;
-  }
+  /** The peer reads everything written so far. */
   drain(): void {
-    this.#buffered = 0;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const done of pending) done();
   }
-  peerClosed(): void {
-    this.readyState = WebSocket.CLOSED;
-    this.#onClose?.();
+  get bytes(): number {
+    return this.writes.reduce((n, w) => n + w.length, 0);
   }
 }
 
-function open(maxQueueBytes = 1024 * 1024) {
-  const socket = new ScriptedSocket();
-  const pump = new FramePump();
+function outbox(max = 1024 * 1024) {
+  const sink = new ScriptedSink();
   const load = new LoadGauge();
-  let closes = 0;
-  const session = new WsSession(socket as unknown as WebSocket, {
-    codec,
-    maxQueueBytes,
-    pump,
+  const ends: CloseReason[] = [];
+  const box = new Outbox({
+    sink,
+    max,
     load,
-    onClose: () => closes++,
+    onClose: (reason) => ends.push(reason),
+    farewell: (reason) => reason === "slow-reader" ? bytes(2, 0x88) : undefined,
+    drainMs: 100,
   });
-  return { socket, pump, load, session, closes: () => closes };
+  return { sink, load, box, ends };
 }
 
-Deno.test("WsSession hands the socket at most the low-water mark and queues the rest, in order", async () => {
-  const { socket, pump, session } = open();
-  const frame = "x".repeat(1000);
-  for (let i = 0; i < 40; i++) session.send(`${i} ${frame}`);
-  // 16 KiB low water: the 16 frames of ~1 KB that fit under it go out, the rest wait.
-  assert.equal(socket.sent.length, 16);
-  assert.ok(socket.bufferedReads <= 3, `bufferedAmount read ${socket.bufferedReads} times for 40 sends`);
-  assert.equal(pump.size, 1);
-  assert.ok(session.queued() > 40 * 1000);
+const bytes = (n: number, fill = 0x61) => new Uint8Array(n).fill(fill);
 
-  await delay(20);
-  assert.equal(socket.sent.length, 16, "nothing moves while the peer reads nothing");
-  socket.drain();
-  await eventually(() => socket.sent.length === 32, "the pump moves the next low-water mark's worth");
-  socket.drain();
-  await eventually(() => socket.sent.length === 40, "the rest");
-  assert.deepEqual(socket.sent.map((f) => Number(f.split(" ")[0])), Array.from({ length: 40 }, (_, i) => i));
-  await eventually(() => pump.size === 0, "the pump lets the session go once its queue is empty");
-  socket.drain();
-  session.send("direct");
-  assert.equal(socket.sent.at(-1), "direct");
-  session.close("quit");
+Deno.test("Outbox: the first bytes go at once; what queues behind a write goes in one write, in order", async () => {
+  const { sink, box } = outbox();
+  box.push(bytes(10, 1));
+  assert.equal(sink.writes.length, 1);
+  for (let i = 2; i <= 40; i++) box.push(bytes(100, i));
+  assert.equal(sink.writes.length, 1, "nothing more is written while a write is in progress");
+  assert.equal(box.queued, 10 + 39 * 100);
+  sink.drain();
+  await eventually(() => sink.writes.length === 2, "the queue goes out in one write");
+  assert.equal(sink.writes[1]!.length, 39 * 100);
+  assert.deepEqual([...new Set(sink.writes[1]!)], Array.from({ length: 39 }, (_, i) => i + 2), "in order");
+  sink.drain();
+  await eventually(() => box.queued === 0, "drained");
+  box.close("quit");
+  assert.equal(sink.ended, true, "an empty queue closes gracefully at once");
 });
 
-Deno.test("WsSession: a reader over 4x its bound is dropped at once and its queue is freed", async () => {
-  const { socket, pump, session, closes } = open(64 * 1024);
-  const frame = "y".repeat(4000);
+Deno.test("Outbox: a reader over 4x its bound is dropped at once, its queue freed, onClose once", async () => {
+  const { sink, box, ends } = outbox(64 * 1024);
   let i = 0;
-  while (session.closeReason === null && i < 1000) session.send(`${i++} ${frame}`);
-  assert.equal(session.closeReason, "slow-reader");
-  assert.deepEqual(socket.closed, [1008, "slow reader: too much unread data"]);
+  while (!box.closing && i < 1000) {
+    box.push(bytes(4000));
+    i++;
+  }
   assert.ok(i * 4000 > 4 * 64 * 1024 && i * 4000 < 5 * 64 * 1024, `dropped after ${i} frames`);
-  // Only what the socket itself holds is left: a quarter of the bound, not the queue.
-  assert.ok(session.queued() <= 64 * 1024 / 4 + 4100, `${session.queued()} bytes still counted`);
-  const sent = socket.sent.length;
-  session.send("after");
-  assert.equal(socket.sent.length, sent);
-  assert.equal(closes(), 1);
-  socket.peerClosed();
-  assert.equal(closes(), 1, "onClose runs once");
-  await eventually(() => pump.size === 0, "the pump forgets the session");
-});
-
-Deno.test("WsSession: any other close hands the socket everything queued, then the close frame", async () => {
-  const { socket, pump, session } = open();
-  for (let i = 0; i < 30; i++) session.send(`${i} ${"z".repeat(1000)}`);
-  assert.ok(socket.sent.length < 30);
-  session.close("shutdown");
-  assert.equal(socket.sent.length, 30);
-  assert.deepEqual(socket.closed, [1001, "server shutting down"]);
-  await eventually(() => pump.size === 0, "the pump forgets the session");
-});
-
-Deno.test("WsSession: a frame waiting over 250 ms marks the session backed up until the queue drains", async () => {
-  const { socket, load, session } = open();
-  for (let i = 0; i < 30; i++) session.send(`${i} ${"w".repeat(1000)}`);
-  assert.deepEqual(load.counts, { sessions: 1, backedUp: 0 });
-  await eventually(
-    () => load.counts.backedUp === 1,
-    "the pump marks the session once its oldest frame is old",
+  // Only the write in progress is still counted; the queue is gone.
+  assert.ok(box.queued <= 4000 + 2, `${box.queued} bytes still counted`);
+  box.push(bytes(10));
+  assert.ok(box.queued <= 4000 + 2, "nothing is queued once closing");
+  await delay(20);
+  assert.equal(
+    sink.ended,
+    null,
+    "the socket stays a moment, for what is queued behind the write in progress",
   );
+  sink.drain();
+
+  await eventually(() => sink.writes.length === 2, "only the farewell follows the write in progress");
+  assert.deepEqual([...sink.writes[1]!], [0x88, 0x88], "nothing of the dropped queue is written");
+  sink.drain();
+  await eventually(() => sink.ended !== null, "then the socket ends");
+  assert.deepEqual(ends, ["slow-reader"]);
+  box.abort("quit");
+  assert.deepEqual(ends, ["slow-reader"], "onClose runs once");
+});
+
+Deno.test("Outbox: any other close writes everything queued, then the last bytes, then ends gracefully", async () => {
+  const { sink, box, ends } = outbox();
+  for (let i = 0; i < 30; i++) box.push(bytes(1000));
+  box.close("shutdown", bytes(4, 0x88));
+  box.push(bytes(5));
+  assert.equal(sink.ended, null, "waits for the queue");
+  sink.drain();
+  await eventually(() => sink.writes.length === 2, "the rest in one write");
+  assert.equal(
+    sink.writes[1]!.length,
+    29 * 1000 + 4,
+    "the queue and the close bytes; nothing pushed after close",
+  );
+  assert.equal(sink.writes[1]!.at(-1), 0x88);
+  sink.drain();
+  await eventually(() => sink.ended !== null, "ends once written");
+  assert.equal(sink.ended, true);
+  assert.deepEqual(ends, ["shutdown"]);
+});
+
+Deno.test("Outbox: bytes waiting over 250 ms mark the session backed up until the queue drains", async () => {
+  const { sink, load, box } = outbox();
+  for (let i = 0; i < 30; i++) box.push(bytes(1000));
+  box.sweep(performance.now());
+  assert.deepEqual(load.counts, { sessions: 1, backedUp: 0 });
+  box.sweep(performance.now() + 300);
+  assert.deepEqual(load.counts, { sessions: 1, backedUp: 1 }, "the door's sweep marks an old write");
   assert.equal(load.overloaded(), true, "one session of one");
-  socket.drain();
+  sink.drain();
+  await delay(0);
+  sink.drain();
   await eventually(() => load.counts.backedUp === 0, "drained: no longer backed up");
-  session.close("quit");
+  box.close("quit");
   assert.deepEqual(load.counts, { sessions: 0, backedUp: 0 });
-  await delay(10);
+});
+
+Deno.test("Outbox: a failed write ends the connection at once and drops the queue", async () => {
+  const { sink, box, ends } = outbox();
+  sink.failNext = true;
+  box.push(bytes(10));
+  await eventually(() => sink.ended !== null, "ended");
+  assert.equal(sink.ended, false);
+  assert.deepEqual(ends, ["protocol"]);
+  assert.equal(box.queued, 0);
+});
+
+Deno.test("WsSession: text is framed; close sends the close frame with the reason's code after the queue", async () => {
+  const sink = new ScriptedSink();
+  const closes: CloseReason[] = [];
+  const session = new WsSession({
+    codec: { name: "test", echo: new Set(), encode: () => null },
+    maxQueueBytes: 1024,
+    sink,
+    load: new LoadGauge(),
+    onClose: (reason) => closes.push(reason),
+  });
+  session.send("hello");
+  session.close("idle");
+  assert.deepEqual(closes, ["idle"], "the hub hears of it at once");
+  sink.drain();
+  await eventually(() => sink.writes.length === 2, "the close frame follows the queue");
+  sink.drain();
+  await eventually(() => sink.ended !== null, "ends after the close frame");
+  assert.equal(sink.ended, true);
+  const frames: string[] = [];
+  let closed: [number, string] | null = null;
+  // Server frames are unmasked; mask them (with a zero key) to read them with the client-frame reader.
+  const reader = new FrameReader({ maxMessage: 1024 });
+  for (const frame of sink.writes) {
+    const masked = new Uint8Array(frame.length + 4);
+    masked[0] = frame[0]!;
+    masked[1] = frame[1]! | 0x80;
+    masked.set(frame.subarray(2), 6);
+    reader.push(masked, {
+      text: (t) => frames.push(t),
+      binary: () => {},
+      ping: () => {},
+      pong: () => {},
+      close: (code, reason) => closed = [code, reason],
+      error: (code, reason) => assert.fail(`${code} ${reason}`),
+    });
+  }
+  assert.deepEqual(frames, ["hello"]);
+  assert.deepEqual(closed, [1000, "idle timeout"]);
+  assert.deepEqual(closes, ["idle"], "onClose runs once");
 });

@@ -3,12 +3,15 @@
  * listed with `--allow-origin` (`*` for any, `null` for pages opened from disk).
  *
  * Origins are compared parsed (scheme, host, port; case-insensitive; a trailing `/` ignored), never as raw
- * strings.
+ * strings; the same origin is this connection's scheme with the request's `Host`.
  * @module
  */
 
-/** Whether a WebSocket upgrade from `request` may proceed. */
-export function originAllowed(request: Request, allowed: readonly string[]): boolean {
+/**
+ * Whether a WebSocket upgrade from `request` may proceed. Same origin means the same scheme too: a page from
+ * `https://host` may not open a socket on a plain-HTTP `host` (nor the other way round) unless allowed.
+ */
+export function originAllowed(request: Request, allowed: readonly string[], secure = false): boolean {
   const origin = request.headers.get("origin");
   if (origin === null) return true;
   if (allowed.includes("*")) return true;
@@ -16,8 +19,8 @@ export function originAllowed(request: Request, allowed: readonly string[]): boo
   const parsed = parse(origin);
   if (!parsed) return false;
   const host = request.headers.get("host");
-  // Same origin: the page was served by this host. The Host header has no scheme; take the origin's.
-  if (host && parse(`${parsed.protocol}//${host}`)?.host === parsed.host) return true;
+  // Same origin: the page was served by this host, over this connection's scheme.
+  if (host && parse(`${secure ? "https" : "http"}://${host}`)?.origin === parsed.origin) return true;
   return allowed.some((entry) => parse(entry)?.origin === parsed.origin);
 }
 

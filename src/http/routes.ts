@@ -9,29 +9,25 @@ import { checkRoom } from "../names.ts";
 import { broadcastPayload, gobanter, MAX_HISTORY } from "../ws/gobanter.ts";
 import { gochat, GoChatPinger, parseQuery } from "../ws/gochat.ts";
 import { machatWs } from "../ws/machat.ts";
-import { accept, type Dialect, type WsContext } from "../ws/upgrade.ts";
-import { FramePump } from "../ws/session.ts";
-import type { Codec } from "../model.ts";
+import { type Dialect, UpgradeError, WsDoor, type WsOptions } from "../ws/upgrade.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
 import { originAllowed } from "./origin.ts";
 import { type Family, type Histogram, renderPrometheus } from "../metrics.ts";
-import type { ConnectionGate } from "../hub/limits.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
+import type { HttpInfo } from "./server.ts";
 
 /** Options of {@linkcode createHandler}. */
-export interface HandlerOptions extends Omit<WsContext, "pump"> {
+export interface HandlerOptions extends WsOptions {
   /** Extra origins allowed to open WebSockets (`*`, `null`, or origins). */
   readonly allowOrigins: readonly string[];
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready?: () => boolean;
-  /** Counts connections across doors; WebSocket upgrades over the limits get 503. */
-  readonly gate?: ConnectionGate;
 }
 
 type Handle = (
   request: Request,
   params: Record<string, string | undefined>,
-  info?: Deno.ServeHandlerInfo,
+  info?: HttpInfo,
 ) => Response | Promise<Response>;
 
 interface Route {
@@ -41,9 +37,9 @@ interface Route {
 
 /** A request handler with a `close()` that stops its timers. */
 export interface HttpHandler {
-  /** Handles one request. */
-  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
-  /** Stops background work (goChat's pings). */
+  /** Handles one request; WebSocket routes need `info` (the HTTP server's) to take the socket over. */
+  (request: Request, info?: HttpInfo): Promise<Response>;
+  /** Stops background work (goChat's pings, the WebSocket heartbeat). */
   close(): void;
 }
 
@@ -51,30 +47,24 @@ export interface HttpHandler {
 export function createHandler(options: HandlerOptions): HttpHandler {
   const { hub } = options;
   const pinger = new GoChatPinger();
-  const ws: WsContext = { ...options, pump: new FramePump() };
+  const door = new WsDoor(options);
 
-  const upgrade =
-    (dialect: (request: Request) => Dialect & { readonly codec: Codec }): Handle => (request, _, info) => {
-      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-        throw new HttpError(426, "upgrade-required", "Expected a WebSocket upgrade", {
-          upgrade: "websocket",
-        });
+  const upgrade = (dialect: () => Dialect): Handle => async (request, _, info) => {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || info === undefined) {
+      throw new HttpError(426, "upgrade-required", "Expected a WebSocket upgrade", { upgrade: "websocket" });
+    }
+    if (!originAllowed(request, options.allowOrigins, info.secure)) {
+      throw new HttpError(403, "forbidden-origin", "Origin not allowed (see --allow-origin)");
+    }
+    try {
+      return await door.upgrade(request, info, dialect());
+    } catch (error) {
+      if (error instanceof UpgradeError) {
+        throw new HttpError(error.status, "bad-upgrade", error.message, error.headers);
       }
-      if (!originAllowed(request, options.allowOrigins)) {
-        throw new HttpError(403, "forbidden-origin", "Origin not allowed (see --allow-origin)");
-      }
-      const ip = info && "hostname" in info.remoteAddr ? info.remoteAddr.hostname : "unknown";
-      const ticket = options.gate?.admit(ip) ?? { ok: true, release: () => {} };
-      if (!ticket.ok) {
-        throw new HttpError(503, ticket.reason, `Cannot connect: ${ticket.reason}`, { "retry-after": "5" });
-      }
-      try {
-        return accept(request, ws, dialect(request), ticket.release);
-      } catch (error) {
-        ticket.release();
-        throw error;
-      }
-    };
+      throw error;
+    }
+  };
 
   const routes: Route[] = [
     route("/", { GET: (request) => servePage(request) }),
@@ -139,7 +129,7 @@ export function createHandler(options: HandlerOptions): HttpHandler {
     }),
   ];
 
-  const handler = async (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+  const handler = async (request: Request, info?: HttpInfo): Promise<Response> => {
     const url = new URL(request.url);
     const api = url.pathname.startsWith("/api/");
     try {
@@ -170,7 +160,12 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       throw error;
     }
   };
-  return Object.assign(handler, { close: () => pinger.stop() });
+  return Object.assign(handler, {
+    close: () => {
+      pinger.stop();
+      door.close();
+    },
+  });
 }
 
 function text(body: string, status = 200, type = "text/plain; charset=utf-8"): Response {

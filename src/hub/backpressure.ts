@@ -1,12 +1,17 @@
 /**
- * The slow-reader rule every door shares.
+ * Backpressure, the same for every door: one outbound byte queue per connection ({@linkcode Outbox}), the
+ * slow-reader rule, and the load gauge behind admission control.
  *
  * A session may have at most `max` unread bytes queued. A healthy reader can pass that briefly (a burst
  * fanned out in one tick is queued before the first write completes), so passing it starts a grace period;
  * a reader still over the bound when the grace period ends is dropped. Passing `4 × max` drops it at once,
  * so no reader ever holds more than that.
+ *
+ * The hub does no I/O: an outbox writes through a {@linkcode ByteSink} its door hands it (a socket).
  * @module
  */
+
+import type { CloseReason } from "../model.ts";
 
 /** Options of {@linkcode SlowReaderGuard}. */
 export interface SlowReaderOptions {
@@ -131,4 +136,197 @@ export class BacklogClock {
     this.#open = false;
     this.#gauge.closed(this.#backedUp);
   }
+}
+
+/**
+ * How long a dropped slow reader keeps its socket for the close frame queued behind its unread bytes: a
+ * client that wakes up and reads learns why it was dropped. Only the write already in progress is held.
+ */
+const SLOW_READER_LINGER_MS = 5000;
+
+/** Where an {@linkcode Outbox} writes: one connection, as its door sees it. */
+export interface ByteSink {
+  /** Writes some of `bytes`; resolves with how many were written (`Deno.Conn.write`). Rejects when the peer is gone. */
+  write(bytes: Uint8Array): Promise<number>;
+  /** Ends the connection. `graceful`: everything queued was written (a close handshake may follow). */
+  end(graceful: boolean): void;
+}
+
+/** Options of {@linkcode Outbox}. */
+export interface OutboxOptions {
+  /** The connection. */
+  readonly sink: ByteSink;
+  /** Unread bytes allowed before the slow-reader rule applies (`--max-queue`). */
+  readonly max: number;
+  /** Where the outbox reports being backed up (the hub's admission control). */
+  readonly load: LoadGauge;
+  /**
+   * Runs once, when closing starts, whatever the cause (a close, a slow reader, a failed write, the peer gone):
+   * the hub can let the member go at once, without waiting for a drain a slow reader may never allow.
+   */
+  readonly onClose: (reason: CloseReason) => void;
+  /** The last bytes to send when closing for `reason` (a WebSocket close frame); none for line dialects. */
+  readonly farewell?: (reason: CloseReason) => Uint8Array | undefined;
+  /** How long a closing connection may take to drain what is queued (milliseconds; default 1000). */
+  readonly drainMs?: number;
+}
+
+/**
+ * One connection's outbound bytes: a queue bounded by the slow-reader rule, drained by one writer that sends
+ * everything queued in one write (a burst costs one syscall, not one per frame), and a close that lets the
+ * queue drain first (bounded in time), except for a slow reader, whose queue is what it is dropped for.
+ */
+export class Outbox {
+  readonly #sink: ByteSink;
+  readonly #max: number;
+  readonly #onClose: (reason: CloseReason) => void;
+  readonly #farewell: ((reason: CloseReason) => Uint8Array | undefined) | undefined;
+  readonly #drainMs: number;
+  readonly #clock: BacklogClock;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  /** Bytes of the write in progress. */
+  #writing = 0;
+  /** When the oldest byte in `#queue` was queued, and the oldest byte of the write in progress. */
+  #queuedAt: number | undefined;
+  #writingAt: number | undefined;
+  /** Created when the queue first passes its bound: most connections never need one. */
+  #guard: SlowReaderGuard | null = null;
+  #closing: CloseReason | null = null;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+  #ended = false;
+
+  /** Creates an empty outbox. */
+  constructor(options: OutboxOptions) {
+    this.#sink = options.sink;
+    this.#max = options.max;
+    this.#onClose = options.onClose;
+    this.#farewell = options.farewell;
+    this.#drainMs = options.drainMs ?? 1000;
+    this.#clock = new BacklogClock(options.load);
+  }
+
+  /** Unread bytes: queued plus the write in progress. */
+  get queued(): number {
+    return this.#queued + this.#writing;
+  }
+
+  /** Fraction of the bound in use (typing is shed above 0.5). */
+  pressure(): number {
+    return this.queued / this.#max;
+  }
+
+  /** Why the connection is closing or closed; `null` while open. */
+  get closing(): CloseReason | null {
+    return this.#closing;
+  }
+
+  /** Queues bytes; never blocks. Ignored once closing. */
+  push(bytes: Uint8Array): void {
+    if (this.#closing !== null) return;
+    this.#enqueue(bytes);
+    if (this.queued > this.#max) {
+      this.#guard ??= new SlowReaderGuard({
+        max: this.#max,
+        queued: () => this.queued,
+        trip: () => this.close("slow-reader"),
+      });
+      this.#guard.poke();
+    }
+  }
+
+  /**
+   * Marks the connection backed up or not in the load gauge, by the age of its oldest unwritten byte. Called
+   * after each write and by the door's sweep (a write that never completes is a backlog too), never per frame.
+   */
+  sweep(now: number): void {
+    this.#clock.update(this.#writingAt ?? this.#queuedAt, now);
+  }
+
+  /**
+   * Closes after what is queued and the farewell (`last`, or the one for `reason`) have been written, within
+   * the drain deadline. A slow reader's queue is dropped at once; its farewell still waits a while behind the
+   * write in progress (a client that wakes up and reads learns why it was dropped), a line dialect is cut.
+   */
+  close(reason: CloseReason, last: Uint8Array | undefined = this.#farewell?.(reason)): void {
+    if (this.#closing !== null) return;
+    this.#closing = reason;
+    this.#guard?.dispose();
+    this.#onClose(reason);
+    if (reason === "slow-reader") {
+      this.#queue = [];
+      this.#queued = 0;
+      this.#queuedAt = undefined;
+      if (last === undefined) return this.#end(false);
+    }
+    if (last !== undefined) this.#enqueue(last);
+    if (this.#writing === 0 && this.#queued === 0) return this.#end(true);
+    const wait = reason === "slow-reader" ? Math.max(this.#drainMs, SLOW_READER_LINGER_MS) : this.#drainMs;
+    this.#deadline = setTimeout(() => this.#end(false), wait);
+  }
+
+  /** The peer is gone (or the read side failed): end now, dropping what is queued. */
+  abort(reason: CloseReason): void {
+    if (this.#closing === null) {
+      this.#closing = reason;
+      this.#onClose(reason);
+    }
+    this.#end(false);
+  }
+
+  #enqueue(bytes: Uint8Array): void {
+    if (this.#queued === 0) this.#queuedAt = performance.now();
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#writing === 0) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queued > 0 && !this.#ended) {
+        // Everything queued goes out in one write: fewer syscalls under load.
+        const chunk = this.#queue.length === 1 ? this.#queue[0]! : concat(this.#queue, this.#queued);
+        this.#queue = [];
+        this.#writing = chunk.length;
+        this.#queued = 0;
+        this.#writingAt = this.#queuedAt;
+        this.#queuedAt = undefined;
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#sink.write(offset === 0 ? chunk : chunk.subarray(offset));
+          this.#writing = chunk.length - offset;
+        }
+        this.#writing = 0;
+        this.#writingAt = undefined;
+        this.#clock.update(this.#queuedAt);
+      }
+    } catch {
+      // The peer is gone; the read side will notice too.
+      this.#writing = 0;
+      return this.abort("protocol");
+    }
+    if (this.#closing !== null && this.#queued === 0) this.#end(true);
+  }
+
+  #end(graceful: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#deadline);
+    this.#guard?.dispose();
+    this.#clock.close();
+    this.#queue = [];
+    this.#queued = 0;
+    this.#sink.end(graceful);
+  }
+}
+
+/** Joins byte chunks into one array of `length` bytes. */
+export function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { concat } from "../hub/backpressure.ts";
+
 /** One framed line: its text, or why it was discarded. */
 export type Line = { readonly text: string } | { readonly error: "too-long" | "invalid-utf8" };
 
@@ -107,15 +109,4 @@ export class LineStream extends TransformStream<Uint8Array, Line> {
   constructor(options: LineFramerOptions = {}) {
     super(new LineFramer(options));
   }
-}
-
-/** Joins byte chunks into one array of `length` bytes. */
-export function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }

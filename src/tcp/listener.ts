@@ -14,9 +14,10 @@ import { newConnectionId } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
 import type { Command } from "./commands.ts";
-import { concat, type Line, LineFramer } from "./lines.ts";
-import { BacklogClock, type LoadGauge, SlowReaderGuard } from "../hub/backpressure.ts";
+import { type Line, LineFramer } from "./lines.ts";
+import { concat, type LoadGauge, Outbox } from "../hub/backpressure.ts";
 import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
+import { acceptLoop, closeQuietly } from "../net/accept.ts";
 import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
 
 const log = getLogger(["hubbub", "tcp"]);
@@ -74,7 +75,6 @@ export function serveTcp(options: TcpOptions): TcpDoor {
     ...(options.reusePort ? { reusePort: true } : {}),
   });
   const connections = new Set<TcpConnection>();
-  const handlers = new Set<Promise<void>>();
   const sweepEvery = Math.max(
     25,
     Math.min(1000, Math.min(options.idleTimeoutMs, options.loginTimeoutMs) / 4),
@@ -83,177 +83,78 @@ export function serveTcp(options: TcpOptions): TcpDoor {
     const now = performance.now();
     for (const connection of connections) connection.sweep(now);
   }, sweepEvery);
-
-  options.signal.addEventListener("abort", () => {
-    try {
-      listener.close();
-    } catch {
-      // Already closed.
-    }
-  }, { once: true });
-
-  async function accept(): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        const ticket = options.gate.admit((conn.remoteAddr as Deno.NetAddr).hostname);
-        if (!ticket.ok) {
-          refuse(conn, ticket.reason);
-          continue;
-        }
-        const connection = new TcpConnection(conn, options);
-        connections.add(connection);
-        const done = connection.run().finally(() => {
-          ticket.release();
-          connections.delete(connection);
-          handlers.delete(done);
-        });
-        handlers.add(done);
+  const finished = acceptLoop({
+    listener,
+    gate: options.gate,
+    door: "tcp",
+    signal: options.signal,
+    serve: async (conn) => {
+      const connection = new TcpConnection(conn, options);
+      connections.add(connection);
+      try {
+        await connection.run();
+      } finally {
+        connections.delete(connection);
       }
-    } catch (error) {
-      if (!options.signal.aborted) log.error("accept failed: {error}", { error: String(error) });
-    } finally {
-      clearInterval(sweeper);
-      await Promise.allSettled([...handlers]);
-    }
-  }
-
-  return { addr: listener.addr, finished: accept() };
+    },
+    refuse,
+  }).finally(() => clearInterval(sweeper));
+  return { addr: listener.addr, finished };
 }
 
-/** Tells a connection over the limits why, without waiting on it, and closes it. */
+/** Tells a connection over the limits why, without waiting on it for long, and closes it. */
 function refuse(conn: Deno.TcpConn, reason: string): void {
-  log.warn("connection refused: {reason}", { reason, remote: (conn.remoteAddr as Deno.NetAddr).hostname });
+  const timer = setTimeout(() => closeQuietly(conn), 1000);
   conn.write(line(`ERR ${reason}`)).catch(() => {}).finally(() => {
-    try {
-      conn.close();
-    } catch {
-      // Already gone.
-    }
+    clearTimeout(timer);
+    closeQuietly(conn);
   });
 }
 
-/** The outbound side of one TCP connection: a byte-bounded queue drained by one writer. */
+/** The outbound side of one TCP connection: a thin writer over the {@linkcode Outbox} every door shares. */
 export class TcpSession implements Session {
   readonly id: string;
   codec: Codec;
-  readonly #conn: Deno.TcpConn;
-  readonly #max: number;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #writing = false;
-  #closing = false;
-  #closed = false;
-  #onClose: (reason: CloseReason) => void;
-  /** Created when the queue first passes its bound: most connections never need one. */
-  #guard: SlowReaderGuard | null = null;
-  readonly #clock: BacklogClock;
-  /** When the oldest byte in `#queue` was queued, and the oldest byte of the write in progress. */
-  #queuedAt: number | undefined;
-  #writingAt: number | undefined;
+  readonly #outbox: Outbox;
 
-  /** Wraps a connection. `onClose` runs once, when the socket is closed. */
+  /** Wraps a connection. `onClose` runs once, when closing starts. */
   constructor(
-    conn: Deno.TcpConn,
+    conn: Deno.Conn,
     options: { maxQueueBytes: number; load: LoadGauge; onClose: (reason: CloseReason) => void },
   ) {
     this.id = newConnectionId();
     this.codec = commandCodec;
-    this.#conn = conn;
-    this.#max = options.maxQueueBytes;
-    this.#onClose = options.onClose;
-    this.#clock = new BacklogClock(options.load);
+    this.#outbox = new Outbox({
+      sink: { write: (bytes) => conn.write(bytes), end: () => closeQuietly(conn) },
+      max: options.maxQueueBytes,
+      load: options.load,
+      onClose: options.onClose,
+    });
   }
 
   /** {@inheritDoc Session.queued} */
   queued(): number {
-    return this.#queued;
+    return this.#outbox.queued;
   }
 
-  /** {@inheritDoc Session.send} */
+  /** {@inheritDoc Session.send} Text is one line (its `\n` added); bytes go as they are. */
   send(frame: Frame): void {
-    if (this.#closing) return;
-    const bytes = typeof frame === "string" ? line(frame) : frame;
-    if (this.#queue.length === 0) this.#queuedAt = performance.now();
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
-    if (this.#queued > this.#max) {
-      this.#guard ??= new SlowReaderGuard({
-        max: this.#max,
-        queued: () => this.#queued,
-        trip: () => this.#shut("slow-reader"),
-      });
-      this.#guard.poke();
-    }
-    if (!this.#writing && !this.#closed) this.#drain();
+    this.#outbox.push(typeof frame === "string" ? line(frame) : frame);
   }
 
-  /**
-   * Marks the session backed up or not in the hub's load gauge, by the age of its oldest unwritten byte. Called
-   * after each write and by the door's sweep (a write that never completes is a backlog too), never per frame.
-   */
+  /** Marks the session backed up or not; the door's sweep calls it. */
   sweep(now: number): void {
-    this.#clock.update(this.#writingAt ?? this.#queuedAt, now);
+    this.#outbox.sweep(now);
   }
 
   /** {@inheritDoc Session.pressure} */
   pressure(): number {
-    return this.#queued / this.#max;
+    return this.#outbox.pressure();
   }
 
   /** Closes after what is queued has been written (at most one second), or at once for a slow reader. */
   close(reason: CloseReason): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    if (reason === "slow-reader" || (this.#queued === 0 && !this.#writing)) {
-      this.#shut(reason);
-      return;
-    }
-    const deadline = setTimeout(() => this.#shut(reason), 1000);
-    this.#whenDrained = () => {
-      clearTimeout(deadline);
-      this.#shut(reason);
-    };
-  }
-
-  #whenDrained: (() => void) | null = null;
-
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        // Everything queued goes out in one write: fewer syscalls under load.
-        const chunk = this.#queue.length === 1 ? this.#queue[0]! : concat(this.#queue, this.#queued);
-        this.#queue = [];
-        this.#writingAt = this.#queuedAt;
-        this.#queuedAt = undefined;
-        let offset = 0;
-        while (offset < chunk.length) offset += await this.#conn.write(chunk.subarray(offset));
-        this.#queued -= chunk.length;
-        this.#writingAt = undefined;
-        this.#clock.update(this.#queuedAt);
-      }
-    } catch {
-      this.#shut("protocol");
-    } finally {
-      this.#writing = false;
-    }
-    this.#whenDrained?.();
-  }
-
-  #shut(reason: CloseReason): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closing = true;
-    this.#guard?.dispose();
-    this.#clock.close();
-    this.#queue = [];
-    this.#queued = 0;
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer.
-    }
-    this.#onClose(reason);
+    this.#outbox.close(reason);
   }
 }
 

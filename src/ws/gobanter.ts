@@ -7,10 +7,11 @@
  * @module
  */
 
-import type { ChatEvent, ChatMessage, Codec, DirectMessage, Frame } from "../model.ts";
+import type { ChatEvent, ChatMessage, DirectMessage } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
+import { wsCodec } from "./session.ts";
 
 /** Payload of a documented `broadcast` frame (also each entry of a `history` frame). */
 export interface BroadcastPayload {
@@ -84,17 +85,17 @@ export function privatePayload(m: DirectMessage): PrivatePayload {
 }
 
 /** Before the first client frame: nothing but the greeting reaches the client. */
-export const pendingCodec: Codec = {
+export const pendingCodec = wsCodec({
   name: "gobanter",
   echo: new Set(),
-  encode: () => null,
-};
+  render: () => null,
+});
 
 /** The documented `{"Action","Payload"}` shape. */
-export const documentedCodec: Codec = {
+export const documentedCodec = wsCodec({
   name: "gobanter",
   echo: new Set(["message", "dm", "join", "leave"]),
-  encode(event: ChatEvent): Frame | null {
+  render(event: ChatEvent): string | null {
     switch (event.kind) {
       case "message":
         return documented("broadcast", { ...broadcastPayload(event.message) });
@@ -126,7 +127,7 @@ export const documentedCodec: Codec = {
         return documented("shutdown", { Message: "server shutting down" });
     }
   },
-};
+});
 
 /** Names a summary frame carries; `Count` says how many there were. A crowd costs each member O(1) bytes. */
 export const SUMMARY_NAMES = 100;
@@ -183,10 +184,10 @@ export function legacyError(message: string): string {
 }
 
 /** GoBanter's flat lower-case shape. Presence reaches it only as `list_users`. */
-export const legacyCodec: Codec = {
+export const legacyCodec = wsCodec({
   name: "gobanter-legacy",
   echo: new Set(["message", "dm"]),
-  encode(event: ChatEvent): Frame | null {
+  render(event: ChatEvent): string | null {
     switch (event.kind) {
       case "message": {
         const m = event.message;
@@ -214,7 +215,7 @@ export const legacyCodec: Codec = {
         return null;
     }
   },
-};
+});
 
 /** Documented error codes for the `error` action. */
 const CODES: Record<string, string> = {
@@ -242,7 +243,7 @@ function id(value: unknown): number | undefined {
 }
 
 /** The `/ws` dialect. */
-export const gobanter: Dialect & { readonly codec: Codec } = {
+export const gobanter: Dialect = {
   codec: pendingCodec,
 
   open(connection) {
@@ -256,8 +257,14 @@ export const gobanter: Dialect & { readonly codec: Codec } = {
     try {
       frame = JSON.parse(data);
     } catch {
+      if (!connection.admit()) return;
       return sendError(connection, "bad-json", "Cannot parse frame: not JSON");
     }
+    const fields = frame as Record<string, unknown> | null;
+    const action = typeof fields?.Action === "string" ? fields.Action : fields?.action;
+    // GoBanter's page sends typing on every keystroke: typing has its own, larger budget and is shed silently,
+    // so fast typing never costs the message that follows it.
+    if (!(action === "typing" ? connection.admitTyping() : connection.admit())) return;
     if (typeof frame !== "object" || frame === null || Array.isArray(frame)) {
       return sendError(
         connection,
@@ -287,6 +294,7 @@ export const gobanter: Dialect & { readonly codec: Codec } = {
   },
 
   binary(connection) {
+    if (!connection.admit()) return;
     sendError(connection, "bad-frame", "Binary frames are not supported: send JSON text frames");
   },
 

@@ -5,10 +5,11 @@
  * @module
  */
 
-import type { ChatEvent, Codec, Frame, Session } from "../model.ts";
+import type { ChatEvent, Session } from "../model.ts";
 import { checkName, checkRoom } from "../names.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
+import { wsCodec } from "./session.ts";
 
 /** How often goChat clients get their `System ping`. */
 export const PING_MS = 30_000;
@@ -65,10 +66,10 @@ export function sysFrame(text: string): string {
 }
 
 /** Renders hub events as goChat frames. */
-export const gochatCodec: Codec = {
+export const gochatCodec = wsCodec({
   name: "gochat",
   echo: new Set(["message", "join"]),
-  encode(event: ChatEvent): Frame | null {
+  render(event: ChatEvent): string | null {
     switch (event.kind) {
       case "message": {
         const m = event.message;
@@ -99,7 +100,7 @@ export const gochatCodec: Codec = {
         return null;
     }
   },
-};
+});
 
 /** What `/joinRoom` needs from its query string. */
 export interface GoChatQuery {
@@ -162,7 +163,7 @@ export class GoChatPinger {
 }
 
 /** The goChat dialect for one connection, from its checked query. */
-export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { readonly codec: Codec } {
+export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect {
   return {
     codec: gochatCodec,
     close({ session }) {
@@ -194,6 +195,7 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
       }
     },
     text(connection, data) {
+      if (!connection.admit()) return;
       const refuse = (why: string) => connection.session.send(sysFrame(`error: ${why}`));
       let frame: unknown;
       try {
@@ -214,6 +216,7 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
       send(connection, contents, tag, refuse);
     },
     binary(connection) {
+      if (!connection.admit()) return;
       connection.session.send(sysFrame("error: binary frames are not supported"));
     },
     tooLarge(connection) {

@@ -5,25 +5,27 @@
  * @module
  */
 
-import type { ChatEvent, Codec, Frame } from "../model.ts";
+import type { ChatEvent } from "../model.ts";
 import { BAD_HANDSHAKE, machatLine, parseHandshake } from "../render.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
+import { wsCodec } from "./session.ts";
 
 /** Renders hub events as MaChat text frames (a line each, with its `\n`). */
-export const machatWsCodec: Codec = {
+export const machatWsCodec = wsCodec({
   name: "machat-ws",
   echo: new Set(["message"]),
-  encode(event: ChatEvent): Frame | null {
+  render(event: ChatEvent): string | null {
     const text = machatLine(event);
     return text === null ? null : text + "\n";
   },
-};
+});
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 function lines(connection: WsConnection, data: string): void | Promise<void> {
   const { hub, client, session } = connection;
+  if (!connection.admit()) return;
   if (client.name === null) return handshake(connection, data);
   // MaChat's client ends every frame with "\n"; a frame of several lines is several messages.
   for (const raw of data.replace(/\r?\n$/, "").split("\n")) {
@@ -52,7 +54,7 @@ async function handshake(connection: WsConnection, data: string): Promise<void> 
 }
 
 /** The `/mychat` dialect. */
-export const machatWs: Dialect & { readonly codec: Codec } = {
+export const machatWs: Dialect = {
   codec: machatWsCodec,
   open() {
     // MaChat expects no greeting: the client speaks first.
@@ -63,7 +65,7 @@ export const machatWs: Dialect & { readonly codec: Codec } = {
     try {
       text = decoder.decode(data);
     } catch {
-      connection.session.send("ERR invalid-utf8\n");
+      if (connection.admit()) connection.session.send("ERR invalid-utf8\n");
       return;
     }
     return lines(connection, text);

@@ -1,34 +1,46 @@
 /**
- * What every WebSocket dialect shares: the upgrade, the session, frame-size and binary-frame rules, the
- * heartbeat, and handing the connection back to the hub when it closes.
+ * What every WebSocket dialect shares: the opening handshake, the socket's read loop, the heartbeat, the
+ * rate limits, and handing the connection back to the hub when it closes.
  *
- * A dialect supplies a {@linkcode Dialect}: its starting codec and what to do with a text or binary frame.
+ * A dialect supplies a {@linkcode Dialect}: its starting codec and what to do with a text or binary message.
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
-import { type FramePump, tooLarge, WsSession } from "./session.ts";
+import type { HttpInfo, UpgradedIo } from "../http/server.ts";
 import { TokenBucket } from "../hub/limits.ts";
+import type { CloseReason, Codec } from "../model.ts";
+import { closeQuietly } from "../net/accept.ts";
+import { CloseCode, FrameReader } from "./frames.ts";
+import { WsSession } from "./session.ts";
 
 const log = getLogger(["hubbub", "ws"]);
 
+/** The GUID RFC 6455 appends to the client's key. */
+const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+// Small on purpose: every idle connection holds its buffer while its read is pending.
+const READ_SIZE = 256;
+const BUSY_READ_SIZE = 16 * 1024;
+/** After we sent our close frame, how long the peer has to answer with its own before the socket is cut. */
+const LINGER_MS = 1000;
+/** Typing frames may come this many times faster than messages (one per keystroke) before they are shed. */
+const TYPING_FACTOR = 4;
+
 /** Settings every WebSocket dialect needs. */
-export interface WsContext {
+export interface WsOptions {
   /** The hub. */
   readonly hub: Hub;
-  /** Largest frame accepted, in bytes. */
+  /** Largest message accepted, in bytes. */
   readonly maxFrameBytes: number;
   /** Unread bytes tolerated per connection before it is dropped. */
   readonly maxQueueBytes: number;
-  /** Heartbeat: a peer that answers no ping for this long is closed (milliseconds). */
+  /** Heartbeat: a peer silent this long (no frame, no pong) is closed; a ping goes out at half of it (ms). */
   readonly idleTimeoutMs: number;
-  /** Inbound frame rate per connection (frames per second; 0 = unlimited) and burst. */
+  /** Inbound message rate per connection (per second; 0 = unlimited) and burst. */
   readonly rate?: { readonly rate: number; readonly burst: number };
   /** Close a connection that has not finished its handshake after this long (milliseconds). */
   readonly loginTimeoutMs?: number;
-  /** Moves frames that wait for slow sockets on; one per door, shared by its connections. */
-  readonly pump: FramePump;
 }
 
 /** One open WebSocket connection as a dialect sees it. */
@@ -39,22 +51,31 @@ export interface WsConnection {
   readonly client: Client;
   /** The outbound side. */
   readonly session: WsSession;
+  /**
+   * Spends one message token; `false` when the message must not be processed (the dialect's `limited` has
+   * told the client, or a flood closed the connection). Every frame but typing calls it.
+   */
+  admit(): boolean;
+  /** Spends one typing token; `false` when the typing frame is to be shed, silently. */
+  admitTyping(): boolean;
 }
 
-/** A WebSocket dialect: how it starts and what it does with frames. */
+/** A WebSocket dialect: how it starts and what it does with messages. */
 export interface Dialect {
+  /** The codec the connection starts with. */
+  readonly codec: Codec;
   /** Called once the socket is open. A returned promise holds back the connection's frames until it settles. */
   open(connection: WsConnection): void | Promise<void>;
   /**
-   * A text frame within the size limit. A returned promise (a name being claimed cluster-wide) holds back this
-   * connection's later frames until it settles, so they are handled in order; message sends never return one.
+   * A text message within the size limit. A returned promise (a name being claimed cluster-wide) holds back
+   * this connection's later frames until it settles, so they are handled in order.
    */
   text(connection: WsConnection, data: string): void | Promise<void>;
-  /** A binary frame within the size limit; as `text`. */
+  /** A binary message within the size limit; as `text`. */
   binary(connection: WsConnection, data: Uint8Array): void | Promise<void>;
-  /** Called before a too-large frame closes the connection (1009), to say so in the dialect. */
+  /** Called before a too-large message closes the connection (1009), to say so in the dialect. */
   tooLarge(connection: WsConnection): void;
-  /** A frame refused by the rate limit: say so in the dialect (it was not processed, nothing was sent). */
+  /** A message refused by the rate limit: say so in the dialect (it was not processed, nothing was sent). */
   limited(connection: WsConnection): void;
   /** Whether the connection still owes its handshake (MaChat); such connections meet the login deadline. */
   awaitingHandshake?(connection: WsConnection): boolean;
@@ -62,93 +83,294 @@ export interface Dialect {
   close?(connection: WsConnection): void;
 }
 
+/** Why an upgrade request is refused: an HTTP status, a code and a line of text. */
+export class UpgradeError extends Error {
+  /** HTTP status (400, 426). */
+  readonly status: number;
+  /** Extra response headers (`Sec-WebSocket-Version` for 426). */
+  readonly headers: Record<string, string>;
+
+  /** Creates a refusal. */
+  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = "UpgradeError";
+    this.status = status;
+    this.headers = headers;
+  }
+}
+
 /**
- * Upgrades `request` and runs `dialect` on the socket. The caller has checked method, origin and query, and
- * admitted the connection; `release` runs once when it ends.
+ * The WebSocket door: every open WebSocket of one HTTP listener, their heartbeat and deadlines in one sweep,
+ * and the upgrade itself.
  */
-export function accept(
-  request: Request,
-  context: WsContext,
-  dialect: Dialect & { readonly codec: WsSession["codec"] },
-  release: () => void = () => {},
-): Response {
-  // Deno pings and closes a peer that does not answer within idleTimeout: the WebSocket heartbeat.
-  const { socket, response } = Deno.upgradeWebSocket(request, {
-    idleTimeout: Math.max(1, Math.round(context.idleTimeoutMs / 1000)),
-  });
-  socket.binaryType = "arraybuffer";
-  let connection: WsConnection | null = null;
-  const bucket = new TokenBucket(context.rate ?? { rate: 0, burst: 1 });
-  let deadline: ReturnType<typeof setTimeout> | undefined;
-  const session = new WsSession(socket, {
-    codec: dialect.codec,
-    maxQueueBytes: context.maxQueueBytes,
-    pump: context.pump,
-    load: context.hub.load,
-    onClose: () => {
-      clearTimeout(deadline);
-      release();
-      if (!connection) return;
-      const c = connection;
-      if (session.closeReason === "slow-reader") context.hub.metrics.slowReadersDropped++;
-      context.hub.disconnect(c.client);
-      if (dialect.close) guard(() => dialect.close!(c));
-      log.info("disconnect", { conn: session.id, reason: session.closeReason ?? "peer" });
-    },
-  });
+export class WsDoor {
+  readonly #options: WsOptions;
+  readonly #sockets = new Set<Socket>();
+  readonly #sweeper: ReturnType<typeof setInterval>;
 
-  socket.onopen = () => {
-    // Register with the hub only once open: an upgrade that never completes must not leave a member behind.
-    connection = { hub: context.hub, client: context.hub.connect(session), session };
-    log.info("connect", { conn: session.id, codec: dialect.codec.name });
-    const c = connection;
-    run(() => dialect.open(c));
-    if (dialect.awaitingHandshake && context.loginTimeoutMs) {
-      const c = connection;
-      deadline = setTimeout(() => {
-        if (dialect.awaitingHandshake!(c)) session.close("login-timeout");
-      }, context.loginTimeoutMs);
+  /** Creates a door and starts its sweep. */
+  constructor(options: WsOptions) {
+    this.#options = options;
+    const every = Math.max(
+      25,
+      Math.min(1000, options.idleTimeoutMs / 4, (options.loginTimeoutMs ?? 1000) / 4),
+    );
+    this.#sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const socket of this.#sockets) socket.sweep(now);
+    }, every);
+  }
+
+  /** The hub. */
+  get hub(): Hub {
+    return this.#options.hub;
+  }
+
+  /** Open sockets. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /**
+   * Checks a WebSocket upgrade request and, when it is one, arranges for the HTTP server to hand the socket to
+   * `dialect` once the handler returns (the response it returns is then not sent). Throws
+   * {@linkcode UpgradeError} for a request that is not a valid upgrade.
+   */
+  async upgrade(request: Request, info: HttpInfo, dialect: Dialect): Promise<Response> {
+    const headers = request.headers;
+    if (request.method !== "GET") throw new UpgradeError(400, "Cannot upgrade: WebSocket upgrades use GET");
+    const connection = (headers.get("connection") ?? "").toLowerCase().split(",").map((t) => t.trim());
+    if (headers.get("upgrade")?.toLowerCase() !== "websocket" || !connection.includes("upgrade")) {
+      throw new UpgradeError(426, "Expected a WebSocket upgrade", { upgrade: "websocket" });
     }
-  };
-  socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
-    if (!connection) return;
-    const c = connection;
-    if (tooLarge(event.data, context.maxFrameBytes)) {
-      guard(() => dialect.tooLarge(c));
-      session.close("too-large");
-      return;
+    if (headers.get("sec-websocket-version") !== "13") {
+      throw new UpgradeError(426, "Cannot upgrade: only WebSocket version 13 is supported", {
+        "sec-websocket-version": "13",
+      });
     }
-    // No way to pause a WebSocket's reads: over the rate a frame is refused (told), and a flood is closed.
+    const key = headers.get("sec-websocket-key")?.trim() ?? "";
+    if (!validKey(key)) {
+      throw new UpgradeError(400, "Cannot upgrade: Sec-WebSocket-Key is not 16 bytes of base64");
+    }
+    const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(key + WS_GUID));
+    info.upgrade({
+      headers: [
+        ["upgrade", "websocket"],
+        ["connection", "Upgrade"],
+        ["sec-websocket-accept", btoa(String.fromCharCode(...new Uint8Array(digest)))],
+      ],
+      run: (io) => this.#run(io, dialect),
+    });
+    // Not sent: the server answers 101 instead.
+    return new Response(null, { status: 204 });
+  }
+
+  /** Stops the sweep; open sockets are closed by the hub's shutdown. */
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  async #run(io: UpgradedIo, dialect: Dialect): Promise<void> {
+    const socket = new Socket(io, this.#options, dialect);
+    this.#sockets.add(socket);
+    try {
+      await socket.run();
+    } finally {
+      this.#sockets.delete(socket);
+    }
+  }
+}
+
+/** Whether `key` is base64 of 16 bytes, as RFC 6455 §4.2.1 asks. */
+function validKey(key: string): boolean {
+  if (!/^[A-Za-z0-9+/]{22}==$/.test(key)) return false;
+  return true;
+}
+
+/** One open WebSocket: its read loop, heartbeat, limits and dialect. */
+class Socket {
+  readonly #conn: Deno.Conn;
+  readonly #options: WsOptions;
+  readonly #dialect: Dialect;
+  readonly #session: WsSession;
+  readonly #connection: WsConnection;
+  readonly #reader: FrameReader;
+  readonly #messages: TokenBucket;
+  readonly #typing: TokenBucket;
+  readonly #openedAt = performance.now();
+  #head: Uint8Array;
+  /** When the peer last sent anything (a frame or a pong). */
+  #heardAt = performance.now();
+  #pinged = false;
+  /** The peer's close frame arrived: stop reading; our answer is on its way. */
+  #closeReceived = false;
+  #linger: ReturnType<typeof setTimeout> | undefined;
+  /** Settles once the socket is closed. */
+  readonly #gone: Promise<void>;
+  #cut!: () => void;
+  /** Frames are handled in order: while one waits on a name claim, the next ones queue behind it. */
+  #chain: Promise<void> | null = null;
+
+  constructor(io: UpgradedIo, options: WsOptions, dialect: Dialect) {
+    this.#conn = io.conn;
+    this.#head = io.head;
+    this.#gone = new Promise((resolve) => {
+      this.#cut = () => {
+        clearTimeout(this.#linger);
+        closeQuietly(this.#conn);
+        resolve();
+      };
+    });
+    this.#options = options;
+    this.#dialect = dialect;
+    this.#reader = new FrameReader({ maxMessage: options.maxFrameBytes });
+    const rate = options.rate ?? { rate: 0, burst: 1 };
+    this.#messages = new TokenBucket(rate);
+    this.#typing = new TokenBucket({ rate: rate.rate * TYPING_FACTOR, burst: rate.burst * TYPING_FACTOR });
+    const hub = options.hub;
+    this.#session = new WsSession({
+      codec: dialect.codec,
+      maxQueueBytes: options.maxQueueBytes,
+      load: hub.load,
+      sink: {
+        write: (bytes) => this.#conn.write(bytes),
+        end: (graceful) => this.#end(graceful),
+      },
+      onClose: (reason) => this.#closing(reason),
+    });
+    const session = this.#session;
+    this.#connection = {
+      hub,
+      client: hub.connect(session),
+      session,
+      admit: () => this.#admit(this.#messages, true),
+      admitTyping: () => this.#admit(this.#typing, false),
+    };
+  }
+
+  async run(): Promise<void> {
+    log.info("connect", { conn: this.#session.id, codec: this.#dialect.codec.name });
+    this.#handle(() => this.#dialect.open(this.#connection));
+    let buffer = new Uint8Array(READ_SIZE);
+    try {
+      if (this.#head.length > 0) this.#feed(this.#head);
+      this.#head = new Uint8Array(0);
+      while (!this.#closeReceived) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        this.#heardAt = performance.now();
+        this.#pinged = false;
+        this.#feed(buffer.subarray(0, n));
+        // A connection whose read fills the small buffer is busy: it gets a bigger one.
+        if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
+      }
+    } catch {
+      // Reset by the peer, or closed by us: either way the connection is over.
+    }
+    // The peer is gone, unless it sent its close frame (then our answer drains, bounded by the outbox).
+    if (!this.#closeReceived) {
+      this.#session.abort("quit");
+      this.#cut();
+    }
+    await this.#gone;
+    if (this.#chain !== null) await this.#chain;
+  }
+
+  /** Heartbeat and deadlines; the door's sweep calls it. */
+  sweep(now: number): void {
+    this.#session.sweep(now);
+    if (this.#session.closeReason !== null) return;
+    const { idleTimeoutMs, loginTimeoutMs } = this.#options;
+    if (
+      loginTimeoutMs && this.#dialect.awaitingHandshake?.(this.#connection) &&
+      now - this.#openedAt > loginTimeoutMs
+    ) {
+      return this.#session.close("login-timeout");
+    }
+    const silent = now - this.#heardAt;
+    if (silent > idleTimeoutMs) return this.#session.close("idle");
+    if (silent > idleTimeoutMs / 2 && !this.#pinged) {
+      this.#pinged = true;
+      this.#session.ping();
+    }
+  }
+
+  #feed(bytes: Uint8Array): void {
+    this.#reader.push(bytes, {
+      text: (data) => this.#handle(() => this.#dialect.text(this.#connection, data)),
+      binary: (data) => this.#handle(() => this.#dialect.binary(this.#connection, data)),
+      ping: (payload) => this.#session.pong(payload),
+      pong: () => {},
+      close: (code) => {
+        this.#closeReceived = true;
+        // Answer the close handshake (echoing a normal close); a close we started is now complete.
+        if (this.#session.closeReason === null) {
+          this.#session.close("quit", code === 1005 ? CloseCode.normal : echoable(code), "");
+        } else this.#cut();
+      },
+      error: (code, reason, tooLarge) => {
+        if (tooLarge) {
+          guard(() => this.#dialect.tooLarge(this.#connection));
+          return this.#session.close("too-large");
+        }
+        log.info("protocol error: {reason}", { conn: this.#session.id, reason });
+        this.#session.close("protocol", code, reason);
+      },
+    });
+  }
+
+  #admit(bucket: TokenBucket, tell: boolean): boolean {
+    if (this.#session.closeReason !== null) return false;
     const verdict = bucket.take();
-    if (verdict.kind === "flood") return session.close("flood");
-    if (verdict.kind === "limited") return guard(() => dialect.limited(c));
-    const data = event.data;
-    run(() => typeof data === "string" ? dialect.text(c, data) : dialect.binary(c, new Uint8Array(data)));
-  };
+    if (verdict.kind === "ok") return true;
+    // No way to pause a WebSocket's reads without stalling its pings: over the rate a frame is refused
+    // (told, except typing, which is shed), and a flood is closed.
+    if (verdict.kind === "flood") this.#session.close("flood");
+    else if (tell) guard(() => this.#dialect.limited(this.#connection));
+    return false;
+  }
 
-  // Frames are handled in order: while one waits on a name claim, the next ones queue behind it.
-  let chain: Promise<void> | null = null;
-  function run(handle: () => void | Promise<void>): void {
-    if (chain !== null) {
-      const next: Promise<void> = chain.then(() => guard(handle));
-      chain = next;
+  #handle(handle: () => void | Promise<void>): void {
+    // Once closing, frames still arriving are dropped (RFC 6455 §5.5.1): nothing more is sent or processed.
+    if (this.#session.closeReason !== null) return;
+    if (this.#chain !== null) {
+      const next: Promise<void> = this.#chain.then(() => guard(handle));
+      this.#chain = next;
       next.then(() => {
-        if (chain === next) chain = null;
+        if (this.#chain === next) this.#chain = null;
       });
       return;
     }
     const pending = guard(handle);
     if (pending) {
-      chain = pending;
+      this.#chain = pending;
       pending.then(() => {
-        if (chain === pending) chain = null;
+        if (this.#chain === pending) this.#chain = null;
       });
     }
   }
-  socket.onerror = () => {
-    // A close event follows; nothing else to do.
-  };
-  return response;
+
+  /** The session started closing: the hub lets the member go now. */
+  #closing(reason: CloseReason): void {
+    const hub = this.#options.hub;
+    if (reason === "slow-reader") hub.metrics.slowReadersDropped++;
+    hub.disconnect(this.#connection.client);
+    if (this.#dialect.close) guard(() => this.#dialect.close!(this.#connection));
+    log.info("disconnect", { conn: this.#session.id, reason });
+  }
+
+  /** The outbox is done: after a graceful close frame, wait a moment for the peer's; otherwise cut. */
+  #end(graceful: boolean): void {
+    if (!graceful || this.#closeReceived) return this.#cut();
+    this.#linger ??= setTimeout(() => this.#cut(), LINGER_MS);
+  }
+}
+
+/** Close codes a peer may send and we may echo; anything else is answered with a normal close. */
+function echoable(code: number): number {
+  return code >= 1000 && code <= 1003 || code >= 1007 && code <= 1014 || code >= 3000 && code <= 4999
+    ? code
+    : CloseCode.protocolError;
 }
 
 // A bug in one dialect's handler must cost one frame, never the process.

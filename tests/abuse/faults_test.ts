@@ -64,7 +64,10 @@ Deno.test("abrupt disconnect mid-frame: half a WebSocket frame then a dropped so
     const early = await Deno.connect({ hostname: http!.hostname, port: http!.port });
     await writeAll(early, upgradeRequest(http!, "/ws"));
     early.close();
-    await eventually(() => server.hub.connections === 1, `round ${round}: only the watcher is left`);
+    await eventually(
+      () => server.hub.connections === 1 && server.sockets() === 1,
+      `round ${round}: only the watcher is left`,
+    );
   }
   assert.deepEqual(server.hub.users("lobby").map((u) => u.name), ["watcher"]);
   assert.deepEqual((await server.hub.history("lobby", { limit: 100 })).messages, []);
@@ -94,7 +97,10 @@ Deno.test("abrupt disconnect mid-line: partial lines, handshakes and characters 
     const utf = await LineClient.login(addr, `u${round}`);
     await utf.send(new Uint8Array([0x6c, 0x6f, 0x73, 0x74, 0x20, 0xe2, 0x98])); // "lost " + 2 of ☃'s 3 bytes
     await utf.close();
-    await eventually(() => server.hub.connections === 1, `round ${round}: only the watcher is left`);
+    await eventually(
+      () => server.hub.connections === 1 && server.sockets() === 1,
+      `round ${round}: only the watcher is left`,
+    );
   }
   // Anything still in flight from the dropped connections would arrive before this round trip.
   await using late = await LineClient.login(addr, "late");

@@ -1,0 +1,216 @@
+/**
+ * Accepting connections safely, for every door: one accept loop that admits each connection through the
+ * shared {@linkcode ConnectionGate}, survives running out of file descriptors, and logs refusals without
+ * letting an attacker flood the log.
+ *
+ * Running out of descriptors (`EMFILE`) must refuse new connections, never stop the server: the loop keeps
+ * one descriptor in reserve (an open `/dev/null`); when `accept` fails for lack of descriptors it lets the
+ * reserve go, accepts the waiting connection, closes it at once and takes the reserve back, so the kernel's
+ * queue drains instead of spinning, and people already connected keep chatting.
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { ConnectionGate } from "../hub/limits.ts";
+
+const log = getLogger(["hubbub", "net"]);
+
+/** Options of {@linkcode acceptLoop}. */
+export interface AcceptOptions<C extends Deno.Conn> {
+  /** The listener to accept from; closing it ends the loop. */
+  readonly listener: Deno.Listener<C>;
+  /** Counts connections across every door; refused ones get `refuse`. */
+  readonly gate: ConnectionGate;
+  /** A door name for logs (`tcp`, `http`). */
+  readonly door: string;
+  /** Runs one admitted connection; the gate ticket is released when it settles. */
+  readonly serve: (conn: C) => Promise<void>;
+  /** Tells a connection over the limits why, in the door's dialect, and closes it. Must not throw. */
+  readonly refuse: (conn: C, reason: string) => void;
+  /** Aborting it stops accepting (the listener is closed). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Accepts until the listener closes; resolves once every connection it admitted has ended. Errors other
+ * than the listener closing are logged (throttled) and accepting goes on.
+ */
+export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>): Promise<void> {
+  const { listener, gate, signal } = options;
+  const running = new Set<Promise<void>>();
+  const reserve = new FdReserve();
+  const stop = () => {
+    try {
+      listener.close();
+    } catch {
+      // Already closed.
+    }
+  };
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    while (!signal.aborted) {
+      let conn: C;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (
+          signal.aborted || error instanceof Deno.errors.BadResource ||
+          error instanceof Deno.errors.Interrupted
+        ) {
+          break;
+        }
+        if (outOfDescriptors(error)) {
+          refusals.note(options.door, "out-of-file-descriptors");
+          await reserve.shed(listener, (conn) => options.refuse(conn, "server-full"));
+        } else {
+          refusals.note(options.door, `accept-failed: ${String(error)}`);
+          // An unknown accept error may repeat at once; do not spin on it.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        continue;
+      }
+      const ticket = gate.admit(remoteHost(conn));
+      if (!ticket.ok) {
+        refusals.note(options.door, ticket.reason);
+        options.refuse(conn, ticket.reason);
+        continue;
+      }
+      const done: Promise<void> = options.serve(conn)
+        .catch((error) =>
+          log.error("connection handler failed: {error}", { door: options.door, error: String(error) })
+        )
+        .finally(() => {
+          ticket.release();
+          running.delete(done);
+        });
+      running.add(done);
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    stop();
+    reserve.close();
+    await Promise.allSettled([...running]);
+  }
+}
+
+/** The remote IP of a connection (`unknown` for transports without one). */
+export function remoteHost(conn: Deno.Conn): string {
+  const addr = conn.remoteAddr;
+  return "hostname" in addr ? addr.hostname : "unknown";
+}
+
+/** Whether an error says the process (or system) has no file descriptors left. */
+export function outOfDescriptors(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EMFILE" || code === "ENFILE";
+}
+
+/** Closes a connection, ignoring one that is already gone. */
+export function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/** One spare file descriptor, given up for a moment to turn away a connection when none are left. */
+class FdReserve {
+  #file: Deno.FsFile | null = null;
+
+  constructor() {
+    this.#take();
+  }
+
+  /** Accepts and refuses one waiting connection using the reserve, then backs off briefly. */
+  async shed<C extends Deno.Conn>(listener: Deno.Listener<C>, refuse: (conn: C) => void): Promise<void> {
+    if (this.#file !== null) {
+      this.#file.close();
+      this.#file = null;
+      try {
+        // The connection waiting in the kernel's queue; without this accept it would wait there forever.
+        const conn = await Promise.race([
+          listener.accept(),
+          new Promise<null>((resolve) => setTimeout(() => resolve(null), 100)),
+        ]);
+        if (conn) refuse(conn);
+      } catch {
+        // Still out of descriptors (another thread took ours): the back-off below handles it.
+      }
+      this.#take();
+    }
+    // Give connections that are ending the time to hand their descriptors back.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  close(): void {
+    this.#file?.close();
+    this.#file = null;
+  }
+
+  #take(): void {
+    try {
+      this.#file = Deno.openSync(Deno.build.os === "windows" ? "NUL" : "/dev/null", { read: true });
+    } catch {
+      // No descriptor to spare right now (or no permission): the next shed retries.
+      this.#file = null;
+    }
+  }
+}
+
+/**
+ * Refusals, logged without letting them flood the log: the first of each kind at once, then at most one
+ * summary line per second per kind with how many there were.
+ */
+export class RefusalLog {
+  readonly #counts = new Map<string, number>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Notes one refusal of `reason` at `door`. */
+  note(door: string, reason: string): void {
+    const key = `${door}\u0000${reason}`;
+    const seen = this.#counts.get(key);
+    if (seen === undefined) {
+      log.warn("connection refused: {reason}", { door, reason });
+      this.#counts.set(key, 0);
+    } else this.#counts.set(key, seen + 1);
+    this.#timer ??= setTimeout(() => this.#flush(), 1000);
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    let pending = false;
+    for (const [key, count] of this.#counts) {
+      if (count === 0) {
+        this.#counts.delete(key);
+        continue;
+      }
+      const [door, reason] = key.split("\u0000");
+      log.warn("connections refused: {count} × {reason} in the last second", { door, reason, count });
+      this.#counts.set(key, 0);
+      pending = true;
+    }
+    if (pending) this.#timer = setTimeout(() => this.#flush(), 1000);
+  }
+}
+
+/** The process's refusal log, shared by every door so one summary line covers them all. */
+export const refusals: RefusalLog = new RefusalLog();
+
+/**
+ * How many connections this process can hold at once: the open-file limit (`ulimit -n`) less a reserve for
+ * the store, logs and the reserve descriptor itself; `null` where the limit cannot be read (not Linux).
+ */
+export function descriptorBudget(): number | null {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return null;
+  }
+  const match = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  if (!match || match[1] === "unlimited") return null;
+  const soft = Number(match[1]);
+  // Store files, the Redis sockets, stdio, listeners, V8's own: 64 is generous; small limits keep 1/8.
+  return Math.max(1, soft - Math.max(64, Math.ceil(soft / 8)));
+}
