@@ -571,6 +571,83 @@ Deno.test("dm: unknown target, nameless sender and empty text are refused", asyn
   assert.deepEqual((await f.store.rangeDirect("alice", "bob", { limit: 10 })).messages, []);
 });
 
+/** The texts of a member's DM history with `other`. */
+async function dmTexts(f: Fixture, conn: Conn, other: string, range: Partial<Range<never>> & object = {}) {
+  const result = await f.hub.directHistory(conn.client, other, { limit: 1000, ...range });
+  assert.ok(result.ok, JSON.stringify(result));
+  return result.value.messages.map((m) => m.text);
+}
+
+Deno.test("hub.directHistory() starts at the asker's claim: a new holder, even in the same millisecond, reads nothing older and all its own", async () => {
+  await using f = new Fixture();
+  const bob = f.open("bob");
+  const old = f.open("alice");
+  assert.ok((await f.hub.dm(old.client, "bob", "old 1")).ok);
+  assert.ok((await f.hub.dm(bob.client, "alice", "old 2")).ok);
+  assert.deepEqual(await dmTexts(f, old, "bob"), ["old 1", "old 2"]);
+  // Leaving and taking the name in one go: usually within one millisecond of the last DM.
+  f.hub.disconnect(old.client);
+  const guest = f.open("ALICE");
+  assert.deepEqual(await dmTexts(f, guest, "bob"), []);
+  assert.ok((await f.hub.dm(guest.client, "bob", "new 1")).ok);
+  assert.ok((await f.hub.dm(bob.client, "alice", "new 2")).ok);
+  assert.deepEqual(await dmTexts(f, guest, "Bob"), ["new 1", "new 2"]);
+  assert.deepEqual(await dmTexts(f, bob, "alice"), ["old 1", "old 2", "new 1", "new 2"], "bob held on");
+  const nameless = f.open();
+  const refused = await f.hub.directHistory(nameless.client, "bob", { limit: 10 });
+  assert.ok(!refused.ok && refused.code === "not-logged-in");
+});
+
+Deno.test("hub.directHistory() pages past what came before the claim: After reads on, newest-first ranges are complete at the cut", async () => {
+  await using f = new Fixture({ store: new MemoryStore({ retention: { limit: 1000, maxAgeMs: 0 } }) });
+  const bob = f.open("bob");
+  const old = f.open("alice");
+  for (let i = 1; i <= 250; i++) {
+    await f.hub.dm(i % 2 ? old.client : bob.client, i % 2 ? "bob" : "alice", `old ${i}`);
+  }
+  f.hub.disconnect(old.client);
+  const guest = f.open("alice");
+  for (let i = 1; i <= 3; i++) await f.hub.dm(bob.client, "alice", `new ${i}`);
+  const read = async (range: { after?: number; before?: number; limit: number }) => {
+    const result = await f.hub.directHistory(guest.client, "bob", range);
+    assert.ok(result.ok);
+    return [result.value.messages.map((m) => m.text), result.value.complete];
+  };
+  assert.deepEqual(await read({ after: 0, limit: 2 }), [["new 1", "new 2"], true]);
+  assert.deepEqual(await read({ after: 10, limit: 500 }), [["new 1", "new 2", "new 3"], true]);
+  assert.deepEqual(await read({ after: 251, limit: 500 }), [["new 2", "new 3"], true]);
+  assert.deepEqual(await read({ limit: 2 }), [["new 2", "new 3"], true]);
+  assert.deepEqual(await read({ limit: 50 }), [["new 1", "new 2", "new 3"], true]);
+  assert.deepEqual(await read({ before: 252, limit: 50 }), [["new 1"], true]);
+  assert.equal((await dmTexts(f, bob, "alice")).length, 253);
+});
+
+Deno.test("hub: a page token resumes the claim after a drop, a change of case keeps it, another holder ends it for good", async () => {
+  await using f = new Fixture();
+  const bob = f.open("bob");
+  const page = f.open("alice", { token: "page:a" });
+  await f.hub.dm(bob.client, "alice", "one");
+  f.hub.disconnect(page.client);
+  const back = f.open("Alice", { token: "page:a" });
+  assert.deepEqual(await dmTexts(f, back, "bob"), ["one"]);
+  // Renaming to another spelling of the same name, also without a token, is the same claim.
+  const plain = f.open("carol");
+  await f.hub.dm(bob.client, "carol", "two");
+  assert.ok(f.hub.rename(plain.client, "CAROL").ok);
+  assert.deepEqual(await dmTexts(f, plain, "bob"), ["two"]);
+  // A new name is a new claim, and so is coming back to the old one without a token.
+  assert.ok(f.hub.rename(plain.client, "dave").ok);
+  assert.ok(f.hub.rename(plain.client, "carol").ok);
+  assert.deepEqual(await dmTexts(f, plain, "bob"), []);
+  // Someone else held alice in between: the page's token no longer resumes anything.
+  f.hub.disconnect(back.client);
+  const other = f.open("alice");
+  await f.hub.dm(bob.client, "alice", "for the other holder");
+  f.hub.disconnect(other.client);
+  const again = f.open("alice", { token: "page:a" });
+  assert.deepEqual(await dmTexts(f, again, "bob"), []);
+});
+
 // --------------------------------------------------------------------------------------------- typing
 
 Deno.test("typing: relayed to the other members of the room, never back to the typer", async () => {

@@ -2,8 +2,8 @@
 
 import assert from "node:assert/strict";
 import type { ChatMessage, DirectMessage } from "../src/model.ts";
-import { MemoryStore, type MemoryStoreOptions, pairKey } from "../src/store/memory.ts";
-import type { NewMessage } from "../src/store/store.ts";
+import { MemoryStore, type MemoryStoreOptions } from "../src/store/memory.ts";
+import { type NewMessage, pairKey } from "../src/store/store.ts";
 
 function msg(room: string, text: string, time = 0): NewMessage {
   return { room, time, from: "alice", text, conn: "c_1" };

@@ -125,6 +125,25 @@ Deno.test("DM history is per pair, shared by both directions, separate from othe
   await store.close();
 });
 
+Deno.test("pruning keeps the limit per DM pair too (pair keys hold a U+0000 that TEXT reads would cut)", async () => {
+  await using db = await tempDb();
+  const store = open(db.path, 3);
+  for (let i = 1; i <= 6; i++) {
+    await store.appendDirect({ from: "alice", to: "bob", text: `b${i}`, time: Date.now(), conn: "c" });
+    await store.appendDirect({ from: "carol", to: "alice", text: `c${i}`, time: Date.now(), conn: "c" });
+  }
+  await store.prune();
+  const ab = await store.rangeDirect("bob", "alice", { limit: 100 });
+  assert.deepEqual(ab.messages.map((m) => m.text), ["b4", "b5", "b6"]);
+  assert.equal(ab.complete, false);
+  const ac = await store.rangeDirect("alice", "carol", { limit: 100 });
+  assert.deepEqual(ac.messages.map((m) => m.id), [4, 5, 6]);
+  await store.close();
+  const raw = new DatabaseSync(db.path);
+  assert.equal((raw.prepare("SELECT COUNT(*) AS n FROM directs").get() as { n: number }).n, 6);
+  raw.close();
+});
+
 Deno.test("a burst is committed in one transaction, and resolves only once committed", async () => {
   await using db = await tempDb();
   const store = open(db.path);

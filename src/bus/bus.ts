@@ -22,6 +22,8 @@ export interface PresenceMember {
   readonly token: string | null;
   /** goChat session id, shown in goChat user lists. */
   readonly tag: string | null;
+  /** When the holder's claim of the name began (its node's clock): DM history starts there. */
+  readonly since?: number;
 }
 
 /** What travels on the bus. */
@@ -29,7 +31,8 @@ export type BusEvent =
   | { readonly kind: "message"; readonly message: ChatMessage }
   | { readonly kind: "dm"; readonly message: DirectMessage }
   | { readonly kind: "online"; readonly member: PresenceMember }
-  | { readonly kind: "offline"; readonly node: string; readonly key: string }
+  /** `at`: when the node's last connection of the name went (its clock); a later claim starts after it. */
+  | { readonly kind: "offline"; readonly node: string; readonly key: string; readonly at?: number }
   | { readonly kind: "join"; readonly member: PresenceMember; readonly room: string; readonly conn: string }
   | {
     readonly kind: "leave";

@@ -28,6 +28,7 @@ import type { Bus, BusEvent, PresenceMember } from "../bus/bus.ts";
 import { LocalBus } from "../bus/local.ts";
 import { TokenBucket } from "./limits.ts";
 import { LoadGauge } from "./backpressure.ts";
+import { Claims } from "./claims.ts";
 
 /** A login refused because the cluster cannot be asked whether the name is free. */
 const NAMES_UNAVAILABLE = fail(
@@ -179,6 +180,8 @@ export class Hub {
   #members = new Map<string, Member>();
   /** Members on other nodes, by name key, then node. */
   #remote = new Map<string, Map<string, PresenceMember>>();
+  /** When each name's current holder claimed it, local or remote: DM history is read from there. */
+  readonly #claims = new Claims();
   readonly #bus: Bus;
   #clients = new Set<Client>();
   #presenceIntervalMs: number;
@@ -253,6 +256,11 @@ export class Hub {
 
   /** Claims a name for a connection; refused when invalid or taken (unless `variant` is set). */
   login(client: Client, wanted: string, options: LoginOptions = {}): Result<string> {
+    return this.#login(client, wanted, options, false);
+  }
+
+  /** `login`; `same`: the connection had this name's key a moment ago (a change of case), so its claim goes on. */
+  #login(client: Client, wanted: string, options: LoginOptions, same: boolean): Result<string> {
     if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
     const why = checkName(wanted, this.#maxName);
     if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
@@ -267,9 +275,10 @@ export class Hub {
     if (!member) {
       member = { name, token, clients: new Set() };
       this.#members.set(key, member);
+      const since = this.#claims.begin(key, token, { same });
       this.#bus.publish({
         kind: "online",
-        member: { node: this.#bus.node, key, name, token, tag: options.tag ?? null },
+        member: { node: this.#bus.node, key, name, token, tag: options.tag ?? null, since },
       });
     }
     member.clients.add(client);
@@ -300,10 +309,11 @@ export class Hub {
     if (nameKey(wanted) !== client.key && !this.#canTake(wanted, token)) {
       return fail("username-taken", `Name '${wanted}' is taken`);
     }
+    const same = nameKey(wanted) === client.key;
     for (const room of client.rooms.values()) this.#removeName(room, client, "left");
     this.#release(client);
     client.name = null;
-    return this.login(client, wanted, { ...options, token });
+    return this.#login(client, wanted, { ...options, token }, same);
   }
 
   /** `rename`, after claiming the new name cluster-wide; a nameless connection claims its first name. */
@@ -488,6 +498,7 @@ export class Hub {
         name: client.name!,
         token: member?.token ?? null,
         tag: client.tag,
+        ...this.#since(client.key!),
       },
       room: room.name,
       conn: client.session.id,
@@ -574,7 +585,10 @@ export class Hub {
     member?.clients.delete(client);
     if (member && member.clients.size === 0) {
       this.#members.delete(client.key);
-      this.#bus.publish({ kind: "offline", node: this.#bus.node, key: client.key });
+      const at = Date.now();
+      // Held on another node too (one page token, two nodes): the claim goes on there.
+      if (!this.#remote.has(client.key)) this.#claims.end(client.key, at);
+      this.#bus.publish({ kind: "offline", node: this.#bus.node, key: client.key, at });
       this.#bus.release(client.key);
     }
     client.key = null;
@@ -639,9 +653,11 @@ export class Hub {
     if (!this.#bus.ready()) return this.#unavailable();
     let message: DirectMessage;
     const started = performance.now();
+    // Stamped inside both parties' claims: both holders always read what they exchanged, later ones never.
+    const time = this.#claims.stamp(client.key!, nameKey(targetName));
     try {
       message = await this.#store.appendDirect({
-        time: Date.now(),
+        time,
         from: client.name,
         to: targetName,
         text,
@@ -726,13 +742,27 @@ export class Hub {
     return this.#store.range(roomName, options);
   }
 
-  /** Reads the DM history between a logged-in member and another name: only one's own pairs. */
-  directHistory(client: Client, other: string, options: RangeOptions): Promise<Result<Range<DirectMessage>>> {
-    if (client.name === null) return Promise.resolve(fail("not-logged-in", "Log in first"));
-    return this.#store.rangeDirect(client.name, other, options).then(
-      ok,
-      () => fail("unavailable", "History is unavailable right now"),
-    );
+  /**
+   * Reads the DM history between a logged-in member and another name: only one's own pairs, and only from
+   * the moment the asker's claim of its name began (see `claims.ts`). The one place any door reads DMs.
+   */
+  async directHistory(
+    client: Client,
+    other: string,
+    options: RangeOptions,
+  ): Promise<Result<Range<DirectMessage>>> {
+    if (client.name === null || client.key === null) return fail("not-logged-in", "Log in first");
+    const since = this.#claims.since(client.key) ?? Date.now();
+    try {
+      return ok(await readSince(this.#store, client.name, other, options, since));
+    } catch {
+      return fail("unavailable", "History is unavailable right now");
+    }
+  }
+
+  #since(key: string): { since?: number } {
+    const since = this.#claims.since(key);
+    return since === null ? {} : { since };
   }
 
   /** Tells one connection something in its own dialect. */
@@ -833,14 +863,16 @@ export class Hub {
   #remotePresence(event: BusEvent): void {
     switch (event.kind) {
       case "online": {
-        const { key, node } = event.member;
+        const { key, node, token, since } = event.member;
         let nodes = this.#remote.get(key);
         if (!nodes) this.#remote.set(key, nodes = new Map());
         nodes.set(node, event.member);
+        // Known here too, so that its page can resume the claim through this node.
+        if (!this.#members.has(key)) this.#claims.begin(key, token, since === undefined ? {} : { since });
         return;
       }
       case "offline":
-        this.#forgetRemote(event.key, event.node);
+        this.#forgetRemote(event.key, event.node, event.at);
         return;
       case "join": {
         const { key, node, name, tag } = event.member;
@@ -875,10 +907,13 @@ export class Hub {
     }
   }
 
-  #forgetRemote(key: string, node: string): void {
+  #forgetRemote(key: string, node: string, at?: number): void {
     const nodes = this.#remote.get(key);
     nodes?.delete(node);
-    if (nodes?.size === 0) this.#remote.delete(key);
+    if (nodes?.size === 0) {
+      this.#remote.delete(key);
+      if (!this.#members.has(key)) this.#claims.end(key, at);
+    }
   }
 
   #remoteLeave(room: Room, key: string, node: string, conn: string, reason: LeaveReason): void {
@@ -931,6 +966,47 @@ export class Hub {
     }
     this.#metrics.framesOut += sent;
   }
+}
+
+/** How many DMs a read past the claim's start fetches at a time. */
+const SINCE_BATCH = 200;
+
+/**
+ * A DM range cut at `since`: messages stamped before it are not the asker's. Newest-first ranges simply drop
+ * them (all older ones are older still); oldest-first ranges (`after`) read on past them, so a page is only
+ * short when the conversation ends. A range the cut shortened is complete: nothing older is the asker's.
+ */
+async function readSince(
+  store: Store,
+  a: string,
+  b: string,
+  options: RangeOptions,
+  since: number,
+): Promise<Range<DirectMessage>> {
+  if (options.after === undefined) {
+    const range = await store.rangeDirect(a, b, options);
+    const messages = range.messages.filter((m) => m.time >= since);
+    return messages.length === range.messages.length ? range : { messages, complete: true };
+  }
+  const messages: DirectMessage[] = [];
+  const batch = Math.max(options.limit, SINCE_BATCH);
+  let after = options.after;
+  let cut = false;
+  let complete = true;
+  let first = true;
+  do {
+    const range = await store.rangeDirect(a, b, { ...options, after, limit: batch });
+    if (first) complete = range.complete;
+    first = false;
+    for (const m of range.messages) {
+      if (m.time < since) cut = true;
+      else if (messages.length < options.limit) messages.push(m);
+    }
+    const last = range.messages.at(-1);
+    if (last === undefined || range.messages.length < batch) break;
+    after = last.id;
+  } while (messages.length < options.limit);
+  return { messages, complete: cut || complete };
 }
 
 function sortedMembers(room: Room): MemberInfo[] {

@@ -4,8 +4,8 @@
  */
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
-import { nameKey, roomKey } from "../names.ts";
-import { isComplete } from "./store.ts";
+import { roomKey } from "../names.ts";
+import { isComplete, pairKey } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 
 interface Log<T> {
@@ -86,12 +86,6 @@ export class MemoryStore implements Store {
     clearInterval(this.#timer);
     return Promise.resolve();
   }
-}
-
-/** The key of a DM pair: both names folded and sorted, so `a→b` and `b→a` share one history. */
-export function pairKey(a: string, b: string): string {
-  const [x, y] = [nameKey(a), nameKey(b)].sort();
-  return `${x}\u0000${y}`;
 }
 
 function logOf<T>(logs: Map<string, Log<T>>, key: string): Log<T> {

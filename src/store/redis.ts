@@ -13,8 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ChatMessage, DirectMessage } from "../model.ts";
 import { roomKey } from "../names.ts";
 import { CHANNEL, logKeys, PREFIX, RedisLink, Script } from "../redis.ts";
-import { pairKey } from "./memory.ts";
-import { isComplete } from "./store.ts";
+import { isComplete, pairKey } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 import type { Histogram } from "../metrics.ts";
 

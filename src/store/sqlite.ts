@@ -6,7 +6,8 @@
  * promise resolves only after its transaction committed; that is what the hub acknowledges.
  * Ids come from a `counters` table written in the same transaction, so they only grow across restarts,
  * even when retention has pruned every message of a room. Pruning runs in small slices on a timer,
- * never on the append path.
+ * never on the append path. Opening a database written by an older release first brings it up to date
+ * (`PRAGMA user_version`; today: DM pair keys folded like names), in one transaction.
  * @module
  */
 
@@ -15,8 +16,7 @@ import { clearImmediate, setImmediate } from "node:timers";
 import { getLogger } from "@logtape/logtape";
 import type { ChatMessage, DirectMessage } from "../model.ts";
 import { roomKey } from "../names.ts";
-import { pairKey } from "./memory.ts";
-import { isComplete } from "./store.ts";
+import { isComplete, pairKey } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 
 const log = getLogger(["hubbub", "store"]);
@@ -84,6 +84,13 @@ CREATE INDEX IF NOT EXISTS directs_time ON directs (time);
 CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
+/**
+ * `PRAGMA user_version` of a database whose DM pair keys all equal today's {@linkcode pairKey} of their names.
+ * Opening a database below it folds its pair keys first (see {@linkcode foldPairs}); bump it when `nameKey`
+ * changes, and every database folds again on its next open.
+ */
+const FOLDED_PAIRS = 1;
+
 /** Rows deleted per pruning slice: small enough that one slice never stalls the event loop noticeably. */
 const PRUNE_SLICE = 2000;
 
@@ -128,6 +135,7 @@ export class SqliteStore implements Store {
     );
     this.#db.exec("PRAGMA busy_timeout = 5000;");
     this.#db.exec(SCHEMA);
+    migrate(this.#db);
     const db = this.#db;
     const columns = "room_name, id, time, sender, text, conn, tag";
     const directColumns = "id, time, sender, recipient, text, conn";
@@ -157,7 +165,8 @@ export class SqliteStore implements Store {
       first: db.prepare("SELECT MIN(id) AS id FROM messages WHERE room = ?"),
       firstDirect: db.prepare("SELECT MIN(id) AS id FROM directs WHERE pair = ?"),
       overLimit: db.prepare("SELECT log, last FROM counters WHERE log LIKE 'r:%'"),
-      overLimitDirect: db.prepare("SELECT log, last FROM counters WHERE log LIKE 'd:%'"),
+      // Pair keys hold a U+0000: read back as text, node:sqlite would cut them there (see `keyText`).
+      overLimitDirect: db.prepare("SELECT CAST(log AS BLOB) AS log, last FROM counters WHERE log LIKE 'd:%'"),
       trim: db.prepare(
         "DELETE FROM messages WHERE room = ? AND id IN (SELECT id FROM messages WHERE room = ? AND id <= ? LIMIT ?)",
       ),
@@ -346,8 +355,8 @@ export class SqliteStore implements Store {
           [this.#sql.overLimitDirect, this.#sql.trimDirect, "d:"],
         ] as const
       ) {
-        for (const { log: name, last } of counters.all() as { log: string; last: number }[]) {
-          const key = name.slice(prefix.length);
+        for (const { log: name, last } of counters.all() as { log: string | Uint8Array; last: number }[]) {
+          const key = keyText(name).slice(prefix.length);
           // Ids have no gaps, so keeping ids above `last - limit` keeps exactly `limit` messages.
           const result = trim.run(key, key, last - limit, PRUNE_SLICE - deleted);
           deleted += Number(result.changes);
@@ -367,4 +376,144 @@ export class SqliteStore implements Store {
     }
     return deleted >= PRUNE_SLICE;
   }
+}
+
+/** Brings an older database up to {@linkcode FOLDED_PAIRS}, in one transaction; a no-op when it is there. */
+function migrate(db: DatabaseSync): void {
+  const version = () => (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version() >= FOLDED_PAIRS) return;
+  // IMMEDIATE: the write lock before reading, so two processes opening one file cannot both migrate it.
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    if (version() < FOLDED_PAIRS) {
+      const moved = foldPairs(db);
+      db.exec(`PRAGMA user_version = ${FOLDED_PAIRS}`);
+      if (moved > 0) log.info("folded {moved} DM pair keys", { moved });
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw new Error(`Cannot migrate the database: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+interface DirectRecord extends DirectRow {
+  pair: Uint8Array;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A key column read as a BLOB, back to its string. DM pair keys contain U+0000, and node:sqlite returns TEXT
+ * only up to the first one (binding a string with U+0000 stores and compares it whole): every query that reads
+ * a key back for later use must `CAST(... AS BLOB)`.
+ */
+function keyText(value: string | Uint8Array): string {
+  return typeof value === "string" ? value : utf8.decode(value);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/**
+ * Re-keys DMs stored under a pair key other than today's `pairKey(sender, recipient)`: keys built from names
+ * as typed (`Zed` and `zed` apart), or with a fold that has changed since. The names on each row decide where
+ * it belongs. A pair found under one old key keeps its ids. Several keys folding into one pair (`Zed` and `zed`
+ * both wrote to bob) are merged and renumbered in time order, ending at the sum of their counters: ids stay
+ * unique and without gaps, and new ones continue above every id either log handed out. A counter with no rows
+ * left is copied to its folded key (the larger value wins) and kept, since without rows it cannot be told
+ * apart from an already folded key that would fold differently a second time. Returns the pairs re-keyed.
+ */
+function foldPairs(db: DatabaseSync): number {
+  const counter = (key: string) =>
+    (db.prepare("SELECT last FROM counters WHERE log = ?").get(`d:${key}`) as { last: number } | undefined)
+      ?.last;
+  const setCounter = db.prepare(
+    "INSERT INTO counters (log, last) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET last = excluded.last",
+  );
+  // Folded key → the stored keys holding its rows, with the name pairs found under each.
+  const targets = new Map<string, Map<string, [string, string][]>>();
+  const combos = db.prepare("SELECT DISTINCT CAST(pair AS BLOB) AS pair, sender, recipient FROM directs")
+    .all() as {
+      pair: Uint8Array;
+      sender: string;
+      recipient: string;
+    }[];
+  for (const { pair: bytes, sender, recipient } of combos) {
+    const pair = keyText(bytes);
+    const folded = pairKey(sender, recipient);
+    let sources = targets.get(folded);
+    if (!sources) targets.set(folded, sources = new Map());
+    let names = sources.get(pair);
+    if (!names) sources.set(pair, names = []);
+    names.push([sender, recipient]);
+  }
+  const moveRow = db.prepare(
+    "UPDATE directs SET pair = ? WHERE pair = ? AND sender = ? AND recipient = ?",
+  );
+  const selectRows = db.prepare(
+    "SELECT CAST(pair AS BLOB) AS pair, id, time, sender, recipient, text, conn FROM directs WHERE pair = ? AND sender = ? AND recipient = ?",
+  );
+  const deleteRows = db.prepare("DELETE FROM directs WHERE pair = ? AND sender = ? AND recipient = ?");
+  const insert = db.prepare(
+    "INSERT INTO directs (pair, id, time, sender, recipient, text, conn) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  );
+  const maxId = db.prepare("SELECT MAX(id) AS id FROM directs WHERE pair = ?");
+  const leftIn = db.prepare("SELECT 1 FROM directs WHERE pair = ? LIMIT 1");
+  const dropCounter = db.prepare("DELETE FROM counters WHERE log = ?");
+  let moved = 0;
+  const emptied = new Set<string>();
+  for (const [folded, sources] of targets) {
+    const old = [...sources.keys()].filter((key) => key !== folded);
+    if (old.length === 0) continue;
+    moved += old.length;
+    if (old.length === 1 && !sources.has(folded) && leftIn.get(folded) === undefined) {
+      // One old key: the same log under its folded key, ids unchanged.
+      const from = old[0]!;
+      const last = counter(from) ?? (maxId.get(from) as { id: number }).id;
+      for (const [sender, recipient] of sources.get(from)!) moveRow.run(folded, from, sender, recipient);
+      setCounter.run(`d:${folded}`, Math.max(last, counter(folded) ?? 0));
+      emptied.add(from);
+      continue;
+    }
+    // Several logs become one: renumber in time order (ties: the old order), below the sum of their counters.
+    const rows: DirectRecord[] = [];
+    let total = 0;
+    for (const [key, names] of sources) {
+      if (key === folded) continue;
+      for (const [sender, recipient] of names) {
+        rows.push(...selectRows.all(key, sender, recipient) as unknown as DirectRecord[]);
+        deleteRows.run(key, sender, recipient);
+      }
+      total += counter(key) ?? (maxId.get(key) as { id: number }).id;
+      emptied.add(key);
+    }
+    rows.push(
+      ...db.prepare(
+        "SELECT CAST(pair AS BLOB) AS pair, id, time, sender, recipient, text, conn FROM directs WHERE pair = ?",
+      ).all(folded) as unknown as DirectRecord[],
+    );
+    total += counter(folded) ?? (maxId.get(folded) as { id: number | null }).id ?? 0;
+    db.prepare("DELETE FROM directs WHERE pair = ?").run(folded);
+    // Ties in time keep each old log's order; which old log goes first does not matter, only that it is fixed.
+    rows.sort((a, b) => a.time - b.time || compareBytes(a.pair, b.pair) || a.id - b.id);
+    let id = total - rows.length;
+    for (const r of rows) insert.run(folded, ++id, r.time, r.sender, r.recipient, r.text, r.conn);
+    setCounter.run(`d:${folded}`, total);
+  }
+  // A counter goes with its rows once none are left under the old key; a counter without rows is copied.
+  for (const from of emptied) if (leftIn.get(from) === undefined) dropCounter.run(`d:${from}`);
+  const counters = db.prepare(
+    "SELECT CAST(log AS BLOB) AS log, last FROM counters WHERE substr(log, 1, 2) = 'd:'",
+  ).all() as { log: Uint8Array; last: number }[];
+  for (const { log: name, last } of counters) {
+    const key = keyText(name).slice(2);
+    const halves = key.split("\u0000");
+    if (halves.length !== 2 || emptied.has(key) || leftIn.get(key) !== undefined) continue;
+    const folded = pairKey(halves[0]!, halves[1]!);
+    if (folded !== key && (counter(folded) ?? 0) < last) setCounter.run(`d:${folded}`, last);
+  }
+  return moved;
 }

@@ -8,6 +8,7 @@
  */
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
+import { nameKey } from "../names.ts";
 
 /** A room message before the store has numbered it. */
 export type NewMessage = Omit<ChatMessage, "id">;
@@ -42,6 +43,15 @@ export function isComplete(options: RangeOptions, firstKept: number, next: numbe
   // Without `after`, a range asks for the `limit` ids just below `before` (or below `next`).
   const top = Math.min(options.before ?? next, next);
   return Math.max(1, top - options.limit) >= firstKept;
+}
+
+/**
+ * The key of a DM pair in every store: both names folded with {@linkcode nameKey} and sorted, so `a→b` and
+ * `b→a`, `Zed` and `zed`, share one history. Names never contain U+0000, so the key is unambiguous.
+ */
+export function pairKey(a: string, b: string): string {
+  const [x, y] = [nameKey(a), nameKey(b)].sort();
+  return `${x}\u0000${y}`;
 }
 
 /** How long history is kept. Both limits apply when both are set. */
