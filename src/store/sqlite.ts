@@ -54,7 +54,7 @@ interface MessageRow {
   id: number;
   time: number;
   sender: string;
-  text: string;
+  text: Uint8Array;
   conn: string;
   tag: string | null;
 }
@@ -64,7 +64,7 @@ interface DirectRow {
   time: number;
   sender: string;
   recipient: string;
-  text: string;
+  text: Uint8Array;
   conn: string;
 }
 
@@ -83,6 +83,12 @@ CREATE TABLE IF NOT EXISTS directs (
 CREATE INDEX IF NOT EXISTS directs_time ON directs (time);
 CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
 `;
+
+// Text is read back as the bytes SQLite stored: node:sqlite builds a TEXT value's string up to its first NUL
+// only, although the whole text is stored (a message "a\0b" came back as "a"). The hub never stores a NUL
+// (src/hub/text.ts); the store still returns exactly what it was given.
+const TEXT_AS_BYTES = "CAST(text AS BLOB) AS text";
+const utf8 = new TextDecoder();
 
 /** Rows deleted per pruning slice: small enough that one slice never stalls the event loop noticeably. */
 const PRUNE_SLICE = 2000;
@@ -129,8 +135,8 @@ export class SqliteStore implements Store {
     this.#db.exec("PRAGMA busy_timeout = 5000;");
     this.#db.exec(SCHEMA);
     const db = this.#db;
-    const columns = "room_name, id, time, sender, text, conn, tag";
-    const directColumns = "id, time, sender, recipient, text, conn";
+    const columns = `room_name, id, time, sender, ${TEXT_AS_BYTES}, conn, tag`;
+    const directColumns = `id, time, sender, recipient, ${TEXT_AS_BYTES}, conn`;
     this.#sql = {
       insertMessage: db.prepare(
         "INSERT INTO messages (room, id, room_name, time, sender, text, conn, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -207,7 +213,7 @@ export class SqliteStore implements Store {
         id: r.id,
         time: r.time,
         from: r.sender,
-        text: r.text,
+        text: utf8.decode(r.text),
         conn: r.conn,
         ...(r.tag === null ? {} : { tag: r.tag }),
       }));
@@ -230,7 +236,7 @@ export class SqliteStore implements Store {
         time: r.time,
         from: r.sender,
         to: r.recipient,
-        text: r.text,
+        text: utf8.decode(r.text),
         conn: r.conn,
       }));
       return Promise.resolve({
