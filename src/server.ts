@@ -79,7 +79,6 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     maxRoomName: config.maxRoomName,
     store,
     presenceIntervalMs: config.presenceIntervalMs,
-    replayOnJoin: config.historyOnJoin,
   });
 
   const gate = new ConnectionGate({
@@ -102,6 +101,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         loginTimeoutMs: config.loginTimeoutMs,
         gate,
         rate,
+        machatHistoryOnJoin: config.machatHistoryOnJoin,
         signal: controller.signal,
       });
     http = config.http &&
@@ -117,6 +117,8 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         gate,
         rate,
         loginTimeoutMs: config.loginTimeoutMs,
+        gochatHistoryOnJoin: config.historyOnJoin,
+        machatHistoryOnJoin: config.machatHistoryOnJoin,
         // Listeners are up once we get here; readiness ends when shutdown begins.
         ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
         signal: controller.signal,

@@ -298,6 +298,25 @@ Deno.test("join: others hear it; the joiner only where its dialect echoes joins;
   assert.deepEqual(alice.session.of("join").filter((e) => e.name === "alice"), []);
 });
 
+Deno.test("join: replays as many recent messages as the door asks for, none by default", async () => {
+  await using f = new Fixture();
+  const alice = f.open("alice", { rooms: ["den"] });
+  for (let i = 1; i <= 4; i++) assert.ok((await f.hub.say(alice.client, `m${i}`)).ok);
+  const texts = (c: Conn) => c.session.of("message").map((e) => e.message.text);
+  const plain = f.open("plain");
+  assert.ok(f.hub.join(plain.client, "den").ok);
+  const zero = f.open("zero");
+  assert.ok(f.hub.join(zero.client, "den", { replay: 0 }).ok);
+  const two = f.open("two");
+  assert.ok(f.hub.join(two.client, "den", { replay: 2 }).ok);
+  await until(() => texts(two).length === 2, "the replay");
+  assert.deepEqual(texts(two), ["m3", "m4"]);
+  assert.ok((await f.hub.say(alice.client, "live")).ok);
+  assert.deepEqual(texts(two), ["m3", "m4", "live"]);
+  assert.deepEqual(texts(plain), ["live"]);
+  assert.deepEqual(texts(zero), ["live"]);
+});
+
 Deno.test("join: an invalid room is refused; joining a room one is in only makes it current", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });

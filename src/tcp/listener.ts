@@ -45,6 +45,8 @@ export interface TcpOptions {
   readonly gate: ConnectionGate;
   /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
   readonly rate: { readonly rate: number; readonly burst: number };
+  /** Recent messages replayed to a MaChat client when it joins (default 0: MaChat's client shows them as live). */
+  readonly machatHistoryOnJoin?: number;
 }
 
 /** A running TCP door. */
@@ -445,7 +447,9 @@ class TcpConnection {
       this.#refuseHandshake();
       return false;
     }
-    const joined = this.#hub.join(this.#client, handshake.room, { replay: true });
+    const joined = this.#hub.join(this.#client, handshake.room, {
+      replay: this.#options.machatHistoryOnJoin ?? 0,
+    });
     if (!joined.ok) {
       this.#hub.disconnect(this.#client);
       this.#refuseHandshake();

@@ -161,8 +161,18 @@ export class GoChatPinger {
   }
 }
 
+/** Options of {@linkcode gochat}. */
+export interface GoChatOptions {
+  /** Recent messages replayed to the client when it joins (default 20). */
+  readonly historyOnJoin?: number;
+}
+
 /** The goChat dialect for one connection, from its checked query. */
-export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { readonly codec: Codec } {
+export function gochat(
+  query: GoChatQuery,
+  pinger: GoChatPinger,
+  options: GoChatOptions = {},
+): Dialect & { readonly codec: Codec } {
   return {
     codec: gochatCodec,
     close({ session }) {
@@ -183,7 +193,7 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect & { re
         client.session.close("protocol");
         return;
       }
-      const joined = hub.join(client, query.room, { replay: true });
+      const joined = hub.join(client, query.room, { replay: options.historyOnJoin ?? 20 });
       if (!joined.ok) {
         client.session.send(sysFrame(`error: ${joined.detail}`));
         client.session.close("protocol");
