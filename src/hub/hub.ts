@@ -28,6 +28,7 @@ import type { Bus, BusEvent, PresenceMember } from "../bus/bus.ts";
 import { LocalBus } from "../bus/local.ts";
 import { TokenBucket } from "./limits.ts";
 import { LoadGauge } from "./backpressure.ts";
+import { cleanText } from "./text.ts";
 
 /** A login refused because the cluster cannot be asked whether the name is free. */
 const NAMES_UNAVAILABLE = fail(
@@ -446,7 +447,12 @@ export class Hub {
       if (client.held.size === 0) client.held = null;
       let last = 0;
       for (const message of messages) {
-        this.#fanout([client], { kind: "message", message }, null);
+        // Rows stored before the hub cleaned text on input are cleaned on their way out.
+        const text = cleanText(message.text);
+        this.#fanout([client], {
+          kind: "message",
+          message: text === message.text ? message : { ...message, text },
+        }, null);
         last = message.id;
       }
       for (const event of held) {
@@ -608,7 +614,8 @@ export class Hub {
         room: room.name,
         time: Date.now(),
         from: client.name,
-        text,
+        // Cleaned once, here, for every door: what is stored is what each door delivers (src/hub/text.ts).
+        text: cleanText(text),
         conn: client.session.id,
         ...(options.tag === undefined ? {} : { tag: options.tag }),
       });
@@ -643,7 +650,7 @@ export class Hub {
         time: Date.now(),
         from: client.name,
         to: targetName,
-        text,
+        text: cleanText(text),
         conn: client.session.id,
       });
     } catch (error) {

@@ -484,7 +484,8 @@ class TcpConnection {
   }
 
   #reply(...lines: string[]): void {
-    for (const text of lines) this.#session.send(line(text));
+    // Replies carry names and stored text (HIST): none of it may reach a terminal raw.
+    for (const text of lines) this.#session.send(line(oneLine(text)));
   }
 
   async #command(command: Command): Promise<void> {
@@ -541,9 +542,7 @@ class TcpConnection {
         }
         if (!range.complete) this.#reply("INFO history-gap");
         return this.#reply(
-          ...range.messages.map((m) =>
-            `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${oneLine(m.text)}`
-          ),
+          ...range.messages.map((m) => `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${m.text}`),
           "OK",
         );
       }
