@@ -1,14 +1,74 @@
 /**
- * The older dialects against confusion: MaChat clients get no history replay on join unless asked for (their
- * client cannot tell replayed lines from live ones); empty MaChat lines are not messages.
+ * The older dialects against confusion: a goChat client cannot pass its messages off as another member's by
+ * copying that member's session id from the user list; MaChat clients get no history replay on join unless
+ * asked for (their client cannot tell replayed lines from live ones); empty MaChat lines are not messages.
  * @module
  */
 
 import assert from "node:assert/strict";
 import { delay, eventually, LineClient, serve, WsClient } from "../_helpers.ts";
-import { fresh } from "./_abuse.ts";
+import { b64, fresh } from "./_abuse.ts";
+
+/** A goChat session id as goChat's client makes it: 16 bytes, as 128 `0`/`1` characters and as base64. */
+function goChatSession(): { bits: string; base64: string } {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return {
+    bits: [...bytes].map((b) => b.toString(2).padStart(8, "0")).join(""),
+    base64: btoa(String.fromCharCode(...bytes)),
+  };
+}
 
 type GoChatData = { SessionID: string | null; SenderName: string; Contents: string };
+
+Deno.test("goChat SessionID: relayed only when it is the sender's own; a copied one arrives as null", async () => {
+  await using server = serve({ tcp: null, presenceIntervalMs: 20 });
+  const room = fresh("gc");
+  const [alice, mallory, anon] = [goChatSession(), goChatSession(), fresh("an")];
+  const join = (name: string, session?: string) =>
+    WsClient.open(
+      server.http!,
+      `/joinRoom?room_code=${room}&user_name=${name}` +
+        (session === undefined ? "" : `&session_id=${session}`),
+    );
+  await using a = await join("alice", alice.bits);
+  await using m = await join("mallory", mallory.bits);
+  await using n = await join(anon);
+  // Everyone can read everyone's session id: that is why it proves nothing.
+  await m.expectJson({
+    DataType: "userList",
+    Data: { Users: [["alice", alice.bits], [anon, ""], ["mallory", mallory.bits]] },
+  });
+
+  const say = (client: WsClient, text: string, sessionId: unknown) =>
+    client.send({ DataType: "message", Data: { Type: "USER", SessionID: sessionId, Contents: b64(text) } });
+  const relayed = async (text: string): Promise<GoChatData> => {
+    const got = await a.expectJson({ DataType: "message", Data: { Type: "USER", Contents: b64(text) } });
+    return got.Data as GoChatData;
+  };
+
+  say(m, "copied base64", alice.base64);
+  assert.equal((await relayed("copied base64")).SessionID, null, "alice's client would show it as hers");
+  say(m, "copied bits", alice.bits);
+  assert.equal((await relayed("copied bits")).SessionID, null);
+  say(m, "made up", "QUJD");
+  assert.equal((await relayed("made up")).SessionID, null);
+  say(m, "not a string", 42);
+  assert.equal((await relayed("not a string")).SessionID, null);
+  say(n, "no session in my query", alice.base64);
+  assert.equal((await relayed("no session in my query")).SessionID, null);
+
+  say(a, "really alice", alice.base64);
+  const mine = await relayed("really alice");
+  assert.equal(mine.SessionID, alice.base64, "goChat's client highlights its own messages by this id");
+  assert.equal(mine.SenderName, "alice");
+  say(m, "really mallory", mallory.base64);
+  const own = await relayed("really mallory");
+  assert.equal(own.SessionID, mallory.base64);
+  assert.equal(own.SenderName, "mallory");
+  // The sender's own id as it appears in its query string is its own too.
+  say(a, "alice in bits", alice.bits);
+  assert.equal((await relayed("alice in bits")).SessionID, alice.bits);
+});
 
 Deno.test("MaChat history on join: none by default (TCP and /mychat); goChat keeps its replay", async () => {
   await using server = serve({ presenceIntervalMs: 20 });
