@@ -75,8 +75,10 @@ export interface Config {
   readonly historyLimit: number;
   /** Messages older than this are pruned (milliseconds); 0 keeps them regardless of age. */
   readonly historyAgeMs: number;
-  /** Messages replayed to goChat and MaChat clients when they join; 0 turns it off. */
+  /** Messages replayed to goChat clients when they join; 0 turns it off. */
   readonly historyOnJoin: number;
+  /** Messages replayed to MaChat clients (TCP and `/mychat`) when they join; 0 (the default) turns it off. */
+  readonly machatHistoryOnJoin: number;
   /** Redis URL: when set, the store and the bus are Redis and processes form one cluster. */
   readonly redis: string | null;
   /** Processes to run on this machine (sharing the ports); more than one needs `redis`. */
@@ -122,6 +124,7 @@ export const DEFAULTS = {
   historyLimit: 1000,
   historyAgeMs: 0,
   historyOnJoin: 20,
+  machatHistoryOnJoin: 0,
   redis: null,
   workers: 1,
   presenceTtlMs: 15_000,
@@ -253,11 +256,15 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
         .env("HUBBUB_HISTORY_AGE").argParser(age).default(DEFAULTS.historyAgeMs, "off"),
     )
     .addOption(
-      new Option(
-        "--history-on-join <n>",
-        "recent messages replayed to goChat and MaChat clients on join; 0 = off",
-      )
+      new Option("--history-on-join <n>", "recent messages replayed to goChat clients on join; 0 = off")
         .env("HUBBUB_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.historyOnJoin),
+    )
+    .addOption(
+      new Option(
+        "--machat-history-on-join <n>",
+        "recent messages replayed to MaChat clients on join (shown as live lines); 0 = off",
+      )
+        .env("HUBBUB_MACHAT_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.machatHistoryOnJoin),
     )
     .addOption(
       new Option(
@@ -361,6 +368,7 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       historyLimit: o.historyLimit,
       historyAgeMs: o.historyAge,
       historyOnJoin: o.historyOnJoin,
+      machatHistoryOnJoin: o.machatHistoryOnJoin,
       redis: o.redis ?? null,
       workers: o.workers,
       presenceTtlMs: o.presenceTtl,

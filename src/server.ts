@@ -83,7 +83,6 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     maxRoomName: config.maxRoomName,
     store,
     presenceIntervalMs: config.presenceIntervalMs,
-    replayOnJoin: config.historyOnJoin,
   });
 
   // Running out of file descriptors must refuse connections, not crash: never admit more than the limit allows.
@@ -113,6 +112,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         loginTimeoutMs: config.loginTimeoutMs,
         gate,
         rate,
+        machatHistoryOnJoin: config.machatHistoryOnJoin,
         signal: controller.signal,
       });
     if (config.http) {
@@ -124,6 +124,8 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         allowOrigins: config.allowOrigins,
         rate,
         loginTimeoutMs: config.loginTimeoutMs,
+        gochatHistoryOnJoin: config.historyOnJoin,
+        machatHistoryOnJoin: config.machatHistoryOnJoin,
         // Listeners are up once we get here; readiness ends when shutdown begins.
         ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
       });

@@ -167,6 +167,17 @@ Deno.test("HUBBUB_* variables set options, and flags win over them", () => {
   );
 });
 
+Deno.test("history on join: goChat replays 20 and MaChat none by default; each has its flag and variable", () => {
+  assert.equal(config([]).historyOnJoin, 20);
+  assert.equal(config([]).machatHistoryOnJoin, 0);
+  const flagged = config(["--history-on-join", "0", "--machat-history-on-join", "5"]);
+  assert.deepEqual([flagged.historyOnJoin, flagged.machatHistoryOnJoin], [0, 5]);
+  const env = config([], { env: { HUBBUB_MACHAT_HISTORY_ON_JOIN: "7", HUBBUB_HISTORY_ON_JOIN: "3" } });
+  assert.deepEqual([env.historyOnJoin, env.machatHistoryOnJoin], [3, 7]);
+  assert.match(refused(["--machat-history-on-join", "lots"]), /machat-history-on-join/);
+  refused([], { HUBBUB_MACHAT_HISTORY_ON_JOIN: "-1" });
+});
+
 Deno.test("a bad environment variable is refused like a bad flag", () => {
   refused([], { HUBBUB_TCP: "nowhere" });
   refused([], { HUBBUB_MAX_LINE: "lots" });

@@ -206,6 +206,35 @@ Deno.test("oneLine replaces every kind of line break with a space", () => {
   assert.ok(!/[\r\n]/.test(oneLine("MSG x\nINFO forged\r\nDM y")));
 });
 
+Deno.test("oneLine replaces every other control character but TAB, and bidi controls, with U+FFFD", () => {
+  assert.equal(oneLine("\x1b[1A\x1b[2K\rMSG admin hi\x07"), "\uFFFD[1A\uFFFD[2K MSG admin hi\uFFFD");
+  assert.equal(
+    oneLine("nul\0 vt\v ff\f del\x7f c1\u009b\u0085"),
+    "nul\uFFFD vt\uFFFD ff\uFFFD del\uFFFD c1\uFFFD\uFFFD",
+  );
+  assert.equal(oneLine("\u202eevil\u202c \u2066x\u2069"), "\uFFFDevil\uFFFD \uFFFDx\uFFFD");
+  assert.equal(oneLine("tab\tstays é 日本 😀"), "tab\tstays é 日本 😀");
+});
+
+Deno.test("commandCodec: names and notices never carry a control character; message text only loses its breaks", () => {
+  const evil = "\x1b[2J\u009b\u202e\0";
+  const lines = [
+    render({ kind: "dm", message: { ...direct, from: `eve${evil}` } }),
+    render({ kind: "join", room: "lobby", name: `eve${evil}`, conn: "c_2" }),
+    render({ kind: "presence", room: "lobby", joined: [], left: [`eve${evil}`] }),
+    render({ kind: "notice", code: "x", text: `look${evil}\nhere` }),
+    // Message text comes cleaned by the hub (src/hub/text.ts); rendering turns its line breaks into spaces.
+    render({ kind: "message", message: { ...message, text: "\uFFFD[2J\tcleaned\r\nby the hub" } }),
+  ];
+  assert.deepEqual(lines, [
+    "DM eve\uFFFD[2J\uFFFD\uFFFD\uFFFD psst\n",
+    "INFO eve\uFFFD[2J\uFFFD\uFFFD\uFFFD joined\n",
+    "INFO eve\uFFFD[2J\uFFFD\uFFFD\uFFFD left\n",
+    "INFO look\uFFFD[2J\uFFFD\uFFFD\uFFFD here\n",
+    "MSG alice \uFFFD[2J\tcleaned by the hub\n",
+  ]);
+});
+
 const message: ChatMessage = { room: "lobby", id: 7, time: 0, from: "alice", text: "hi there", conn: "c_1" };
 const direct: DirectMessage = { id: 1, time: 0, from: "alice", to: "bob", text: "psst", conn: "c_1" };
 

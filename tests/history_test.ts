@@ -114,8 +114,8 @@ Deno.test("DM history is visible only to the pair, and never through the JSON AP
   assert.ok(!api.includes("only"), api);
 });
 
-Deno.test("goChat and MaChat clients get the last N messages on join, then live ones, no duplicates", async () => {
-  await using server = serve({ historyOnJoin: 3, presenceIntervalMs: 20 });
+Deno.test("goChat and MaChat clients get the last N messages on join (each its own N), then live ones, no duplicates", async () => {
+  await using server = serve({ historyOnJoin: 2, machatHistoryOnJoin: 3, presenceIntervalMs: 20 });
   await using alice = await LineClient.login(server.tcp!, "alice");
   await alice.send("JOIN den");
   await alice.expect("OK");
@@ -134,11 +134,18 @@ Deno.test("goChat and MaChat clients get the last N messages on join, then live 
 
   await using gc = await WsClient.open(server.http!, "/joinRoom?room_code=den&user_name=gus");
   const texts: string[] = [];
-  while (texts.length < 3) {
+  while (texts.length < 2) {
     const f = await gc.expectJson({ DataType: "message", Data: { Type: "USER" } });
     texts.push(fromBase64(String((f.Data as Record<string, unknown>).Contents))!);
   }
-  assert.deepEqual(texts, ["old 4", "old 5", "live"]);
+  assert.deepEqual(texts, ["old 5", "live"]);
+  await alice.send("later");
+  const later = await gc.expectJson({ DataType: "message", Data: { Type: "USER" } });
+  assert.equal(
+    fromBase64(String((later.Data as Record<string, unknown>).Contents)),
+    "later",
+    "no more replayed",
+  );
 });
 
 Deno.test("GET /api/rooms/:room/messages pages backwards with before and limit", async () => {

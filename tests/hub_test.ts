@@ -298,6 +298,34 @@ Deno.test("join: others hear it; the joiner only where its dialect echoes joins;
   assert.deepEqual(alice.session.of("join").filter((e) => e.name === "alice"), []);
 });
 
+Deno.test("join: replays as many recent messages as the door asks for, none by default", async () => {
+  await using f = new Fixture();
+  const alice = f.open("alice", { rooms: ["den"] });
+  for (let i = 1; i <= 4; i++) assert.ok((await f.hub.say(alice.client, `m${i}`)).ok);
+  const texts = (c: Conn) => c.session.of("message").map((e) => e.message.text);
+  const plain = f.open("plain");
+  assert.ok(f.hub.join(plain.client, "den").ok);
+  const zero = f.open("zero");
+  assert.ok(f.hub.join(zero.client, "den", { replay: 0 }).ok);
+  const two = f.open("two");
+  assert.ok(f.hub.join(two.client, "den", { replay: 2 }).ok);
+  await until(() => texts(two).length === 2, "the replay");
+  assert.deepEqual(texts(two), ["m3", "m4"]);
+  assert.ok((await f.hub.say(alice.client, "live")).ok);
+  assert.deepEqual(texts(two), ["m3", "m4", "live"]);
+  assert.deepEqual(texts(plain), ["live"]);
+  assert.deepEqual(texts(zero), ["live"]);
+});
+
+Deno.test("join: a replayed row stored before text was cleaned on input is cleaned on its way out", async () => {
+  await using f = new Fixture();
+  await f.store.append({ room: "den", time: 0, from: "old", text: "\x1b[2Jlegacy\u202e", conn: "c_0" });
+  const late = f.open("late");
+  assert.ok(f.hub.join(late.client, "den", { replay: 5 }).ok);
+  await until(() => late.session.of("message").length === 1, "the replay");
+  assert.equal(late.session.of("message")[0]!.message.text, "\uFFFD[2Jlegacy\uFFFD");
+});
+
 Deno.test("join: an invalid room is refused; joining a room one is in only makes it current", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
@@ -509,6 +537,24 @@ Deno.test("say: refused when not logged in, not in the room, or empty; nothing i
   assert.equal(await code(f.hub.say(bob.client, "  \t ")), "empty-message");
   assert.deepEqual((await f.store.range("lobby", { limit: 10 })).messages, []);
   assert.deepEqual(bob.session.of("message"), []);
+});
+
+Deno.test("say and dm: text is cleaned once, before it is stored; what is stored is what is delivered", async () => {
+  await using f = new Fixture();
+  const alice = f.open("alice", { rooms: ["lobby"] });
+  const bob = f.open("bob", { rooms: ["lobby"] });
+  const said = await f.hub.say(alice.client, "\x1b[2Jhi\0\u009b\u202e\nnext\r\nline\tTAB");
+  assert.ok(said.ok);
+  const clean = "\uFFFD[2Jhi\uFFFD\uFFFD\uFFFD\nnext\r\nline\tTAB";
+  assert.equal(said.value.text, clean, "line breaks and TAB stay; the line dialects render breaks as spaces");
+  assert.deepEqual(bob.session.of("message").map((e) => e.message.text), [clean]);
+  assert.deepEqual((await f.store.range("lobby", { limit: 10 })).messages.map((m) => m.text), [clean]);
+  const dm = await f.hub.dm(alice.client, "bob", "\x07ding\u2066");
+  assert.ok(dm.ok && dm.value.text === "\uFFFDding\uFFFD");
+  assert.deepEqual(bob.session.of("dm").map((e) => e.message.text), ["\uFFFDding\uFFFD"]);
+  // Whitespace-only text (VT and FF are whitespace) is still empty, not a message of replacement characters.
+  const blank = await f.hub.say(alice.client, "\v\f ");
+  assert.ok(!blank.ok && blank.code === "empty-message");
 });
 
 // ------------------------------------------------------------------------------------------------- dm

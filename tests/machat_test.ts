@@ -177,6 +177,22 @@ Deno.test("machatCodec renders DMs and notices as the protocol's raw lines", () 
   assert.equal(render({ kind: "shutdown" }), "INFO server shutting down\n");
 });
 
+Deno.test("machatCodec: names and notices never carry a control character to the terminal", () => {
+  const evil = "\x1b]0;x\x07\u0085\u2066\x7f";
+  assert.equal(
+    render({ kind: "dm", message: { ...direct, from: `b${evil}` } }),
+    "[DM] b\uFFFD]0;x\uFFFD\uFFFD\uFFFD\uFFFD: psst\n",
+  );
+  assert.equal(
+    render({ kind: "join", room: "dev", name: `b${evil}`, conn: "c_2" }),
+    "INFO b\uFFFD]0;x\uFFFD\uFFFD\uFFFD\uFFFD joined\n",
+  );
+  assert.equal(
+    render({ kind: "notice", code: "x", text: evil }),
+    "INFO \uFFFD]0;x\uFFFD\uFFFD\uFFFD\uFFFD\n",
+  );
+});
+
 Deno.test("machatCodec ignores user lists and typing", () => {
   assert.equal(
     render({ kind: "users", room: "dev", users: [{ name: "alice", tag: null }], total: 1, offset: 0 }),

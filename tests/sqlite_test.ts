@@ -177,3 +177,33 @@ Deno.test("a failed commit rejects its messages and leaves no gap in ids", async
   assert.deepEqual((await store.range("r", { limit: 10 })).messages.map((m) => m.text), ["one", "three"]);
   await store.close();
 });
+
+Deno.test("SqliteStore returns text exactly as given, NUL and every other code point included", async () => {
+  await using db = await tempDb();
+  let store = open(db.path);
+  const texts = ["before\0after", "\0", "a\0b\0c\x1b[2J\u009b\u202e 日本 😀", "trailing\0"];
+  for (const text of texts) await store.append(msg("r", text));
+  const dm = await store.appendDirect({
+    from: "alice",
+    to: "bob",
+    text: "dm\0tail",
+    time: Date.now(),
+    conn: "c",
+  });
+  assert.equal(dm.text, "dm\0tail");
+  const check = async () => {
+    assert.deepEqual((await store.range("r", { limit: 10 })).messages.map((m) => m.text), texts);
+    assert.deepEqual(
+      (await store.range("r", { limit: 10, after: 1 })).messages.map((m) => m.text),
+      texts.slice(1),
+    );
+    assert.deepEqual((await store.rangeDirect("bob", "alice", { limit: 10 })).messages.map((m) => m.text), [
+      "dm\0tail",
+    ]);
+  };
+  await check();
+  await store.close();
+  store = open(db.path);
+  await check();
+  await store.close();
+});

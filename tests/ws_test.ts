@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { eventually, LineClient, serve, WsClient } from "./_helpers.ts";
-import { fromBase64, toBase64 } from "../src/ws/gochat.ts";
+import { fromBase64, ownSessionIds, toBase64 } from "../src/ws/gochat.ts";
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
@@ -179,11 +179,13 @@ Deno.test("goChat: base64 messages, join/leave notices, user lists, rooms isolat
   await ann.expectJson({ DataType: "userList", Data: { Users: [["ann", sid], ["ben", sid]] } });
 
   const mine = toBase64("héllo r1");
+  const ownId = btoa("\x55".repeat(16));
   ben.send({
     DataType: "message",
     Data: {
       Type: "USER",
-      SessionID: "QUJD",
+      // The sender's own session id (its query's 0/1 string, as base64): relayed; any other is relayed as null.
+      SessionID: ownId,
       SenderName: "spoof",
       DateTime: new Date().toISOString(),
       Contents: mine,
@@ -194,7 +196,7 @@ Deno.test("goChat: base64 messages, join/leave notices, user lists, rooms isolat
       DataType: "message",
       Data: { Type: "USER", SenderName: "ben", Contents: mine },
     });
-    assert.equal((f.Data as Record<string, unknown>).SessionID, "QUJD");
+    assert.equal((f.Data as Record<string, unknown>).SessionID, ownId);
     assert.match(String((f.Data as Record<string, unknown>).DateTime), RFC3339);
   }
   cat.send({ DataType: "message", Data: { Type: "USER", SessionID: "x", Contents: toBase64("only r2") } });
@@ -472,4 +474,13 @@ Deno.test("overload: while most readers are backed up new messages are refused (
   assert.equal(server.hub.load.overloaded(), false);
   alice.send({ Action: "broadcast", Payload: { Message: "after" } });
   await bob.expectJson({ Action: "broadcast", Payload: { Message: "after", Username: "alice" } });
+});
+
+Deno.test("ownSessionIds: a goChat client's query id as given and, for a 0/1 string, its bytes as base64", () => {
+  assert.deepEqual([...ownSessionIds(null)], []);
+  assert.deepEqual([...ownSessionIds("0100000101000010")], ["0100000101000010", "QUI="]);
+  assert.deepEqual([...ownSessionIds("01".repeat(64))], ["01".repeat(64), btoa("\x55".repeat(16))]);
+  // Not whole bytes of bits: only the string itself.
+  assert.deepEqual([...ownSessionIds("1010")], ["1010"]);
+  assert.deepEqual([...ownSessionIds("abc")], ["abc"]);
 });

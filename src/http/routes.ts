@@ -22,6 +22,10 @@ export interface HandlerOptions extends WsOptions {
   readonly allowOrigins: readonly string[];
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready?: () => boolean;
+  /** Recent messages replayed to goChat clients when they join (default 20). */
+  readonly gochatHistoryOnJoin?: number;
+  /** Recent messages replayed to `/mychat` clients when they join (default 0). */
+  readonly machatHistoryOnJoin?: number;
 }
 
 type Handle = (
@@ -48,6 +52,8 @@ export function createHandler(options: HandlerOptions): HttpHandler {
   const { hub } = options;
   const pinger = new GoChatPinger();
   const door = new WsDoor(options);
+  const mychat = machatWs({ historyOnJoin: options.machatHistoryOnJoin ?? 0 });
+  const replayGoChat = { historyOnJoin: options.gochatHistoryOnJoin ?? 20 };
 
   const upgrade = (dialect: () => Dialect): Handle => async (request, _, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || info === undefined) {
@@ -75,12 +81,12 @@ export function createHandler(options: HandlerOptions): HttpHandler {
     }),
     route("/metrics", { GET: () => text(metricsText(hub), 200, "text/plain; version=0.0.4; charset=utf-8") }),
     route("/ws", { GET: upgrade(() => gobanter) }),
-    route("/mychat", { GET: upgrade(() => machatWs) }),
+    route("/mychat", { GET: upgrade(() => mychat) }),
     route("/joinRoom", {
       GET: (request, _, info) => {
         const query = parseQuery(new URL(request.url), hub.nameLimits);
         if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot join: ${query}`);
-        return upgrade(() => gochat(query, pinger))(request, {}, info);
+        return upgrade(() => gochat(query, pinger, replayGoChat))(request, {}, info);
       },
     }),
     route("/makeRoom", {

@@ -29,6 +29,7 @@ import { LocalBus } from "../bus/local.ts";
 import { TokenBucket } from "./limits.ts";
 import { LoadGauge } from "./backpressure.ts";
 import { Claims } from "./claims.ts";
+import { cleanText } from "./text.ts";
 
 /** A login refused because the cluster cannot be asked whether the name is free. */
 const NAMES_UNAVAILABLE = fail(
@@ -51,8 +52,6 @@ export interface HubOptions {
   readonly presenceIntervalMs?: number;
   /** A member's typing is relayed at most this often per room (milliseconds). */
   readonly typingIntervalMs?: number;
-  /** Messages replayed to a member joining with `replay` (goChat, MaChat); 0 turns replay off. */
-  readonly replayOnJoin?: number;
   /** Where counters go; a private instance when not given. */
   readonly metrics?: Metrics;
   /** Rooms one connection may be in at once (default 50). */
@@ -79,8 +78,11 @@ export interface LoginOptions {
 
 /** Options of {@linkcode Hub.join}. */
 export interface JoinOptions {
-  /** Replay the room's recent messages to the joiner (dialects with no history command of their own). */
-  readonly replay?: boolean;
+  /**
+   * How many of the room's recent messages to replay to the joiner (dialects with no history command of their
+   * own; each door has its own setting); 0 or absent: none.
+   */
+  readonly replay?: number;
 }
 
 /** Options of {@linkcode Hub.say}. */
@@ -186,7 +188,6 @@ export class Hub {
   #clients = new Set<Client>();
   #presenceIntervalMs: number;
   #typingIntervalMs: number;
-  #replayOnJoin: number;
   readonly #metrics: Metrics;
   /** Sessions report how backed up they are; past half of them, new messages are refused. */
   readonly load: LoadGauge = new LoadGauge();
@@ -202,7 +203,6 @@ export class Hub {
     this.#store = options.store;
     this.#presenceIntervalMs = options.presenceIntervalMs ?? 250;
     this.#typingIntervalMs = options.typingIntervalMs ?? 3000;
-    this.#replayOnJoin = options.replayOnJoin ?? 20;
     this.#metrics = options.metrics ?? new Metrics();
     this.#maxRooms = options.maxRooms ?? 50;
     this.#maxName = options.maxName ?? 32;
@@ -410,7 +410,7 @@ export class Hub {
     client.rooms.set(key, room);
     client.current = room;
     if (client.key !== null) this.#addName(room, client);
-    if (options.replay && this.#replayOnJoin > 0) this.#replay(client, room);
+    if (options.replay !== undefined && options.replay > 0) this.#replay(client, room, options.replay);
     return ok(room.name);
   }
 
@@ -448,7 +448,7 @@ export class Hub {
    * Sends a joiner the room's recent messages, oldest first. Live messages for that room are held back
    * until the replay is out, then sent without the ones the replay already carried: no gap, no duplicate.
    */
-  #replay(client: Client, room: Room): void {
+  #replay(client: Client, room: Room, limit: number): void {
     const held: ChatEvent[] = [];
     (client.held ??= new Map()).set(room.key, held);
     const release = (messages: readonly ChatMessage[]) => {
@@ -457,14 +457,19 @@ export class Hub {
       if (client.held.size === 0) client.held = null;
       let last = 0;
       for (const message of messages) {
-        this.#fanout([client], { kind: "message", message }, null);
+        // Rows stored before the hub cleaned text on input are cleaned on their way out.
+        const text = cleanText(message.text);
+        this.#fanout([client], {
+          kind: "message",
+          message: text === message.text ? message : { ...message, text },
+        }, null);
         last = message.id;
       }
       for (const event of held) {
         if (event.kind !== "message" || event.message.id > last) this.#fanout([client], event, null);
       }
     };
-    this.#store.range(room.name, { limit: this.#replayOnJoin }).then(
+    this.#store.range(room.name, { limit }).then(
       (range) => release(range.messages),
       (error) => {
         log.error("replay failed: {error}", { error: String(error), room: room.name });
@@ -623,7 +628,8 @@ export class Hub {
         room: room.name,
         time: Date.now(),
         from: client.name,
-        text,
+        // Cleaned once, here, for every door: what is stored is what each door delivers (src/hub/text.ts).
+        text: cleanText(text),
         conn: client.session.id,
         ...(options.tag === undefined ? {} : { tag: options.tag }),
       });
@@ -660,7 +666,7 @@ export class Hub {
         time,
         from: client.name,
         to: targetName,
-        text,
+        text: cleanText(text),
         conn: client.session.id,
       });
     } catch (error) {

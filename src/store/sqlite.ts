@@ -54,7 +54,7 @@ interface MessageRow {
   id: number;
   time: number;
   sender: string;
-  text: string;
+  text: Uint8Array;
   conn: string;
   tag: string | null;
 }
@@ -64,7 +64,7 @@ interface DirectRow {
   time: number;
   sender: string;
   recipient: string;
-  text: string;
+  text: Uint8Array;
   conn: string;
 }
 
@@ -90,6 +90,12 @@ CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL
  * changes, and every database folds again on its next open.
  */
 const FOLDED_PAIRS = 1;
+
+// Text is read back as the bytes SQLite stored: node:sqlite builds a TEXT value's string up to its first NUL
+// only, although the whole text is stored (a message "a\0b" came back as "a"). The hub never stores a NUL
+// (src/hub/text.ts); the store still returns exactly what it was given.
+const TEXT_AS_BYTES = "CAST(text AS BLOB) AS text";
+const utf8 = new TextDecoder();
 
 /** Rows deleted per pruning slice: small enough that one slice never stalls the event loop noticeably. */
 const PRUNE_SLICE = 2000;
@@ -137,8 +143,8 @@ export class SqliteStore implements Store {
     this.#db.exec(SCHEMA);
     migrate(this.#db);
     const db = this.#db;
-    const columns = "room_name, id, time, sender, text, conn, tag";
-    const directColumns = "id, time, sender, recipient, text, conn";
+    const columns = `room_name, id, time, sender, ${TEXT_AS_BYTES}, conn, tag`;
+    const directColumns = `id, time, sender, recipient, ${TEXT_AS_BYTES}, conn`;
     this.#sql = {
       insertMessage: db.prepare(
         "INSERT INTO messages (room, id, room_name, time, sender, text, conn, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -216,7 +222,7 @@ export class SqliteStore implements Store {
         id: r.id,
         time: r.time,
         from: r.sender,
-        text: r.text,
+        text: utf8.decode(r.text),
         conn: r.conn,
         ...(r.tag === null ? {} : { tag: r.tag }),
       }));
@@ -239,7 +245,7 @@ export class SqliteStore implements Store {
         time: r.time,
         from: r.sender,
         to: r.recipient,
-        text: r.text,
+        text: utf8.decode(r.text),
         conn: r.conn,
       }));
       return Promise.resolve({
@@ -400,8 +406,6 @@ function migrate(db: DatabaseSync): void {
 interface DirectRecord extends DirectRow {
   pair: Uint8Array;
 }
-
-const utf8 = new TextDecoder();
 
 /**
  * A key column read as a BLOB, back to its string. DM pair keys contain U+0000, and node:sqlite returns TEXT

@@ -8,7 +8,7 @@
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
-import { oneLine, presenceLine } from "../render.ts";
+import { flatText, oneLine, presenceLine } from "../render.ts";
 
 export { oneLine } from "../render.ts";
 
@@ -147,13 +147,13 @@ export const commandCodec: Codec = {
   encode(event: ChatEvent): Frame | null {
     switch (event.kind) {
       case "message":
-        return line(`MSG ${event.message.from} ${oneLine(event.message.text)}`);
+        return line(`MSG ${oneLine(event.message.from)} ${flatText(event.message.text)}`);
       case "dm":
-        return line(`DM ${event.message.from} ${oneLine(event.message.text)}`);
+        return line(`DM ${oneLine(event.message.from)} ${flatText(event.message.text)}`);
       case "join":
-        return line(`INFO ${event.name} joined`);
+        return line(`INFO ${oneLine(event.name)} joined`);
       case "leave":
-        return line(`INFO ${event.name} ${event.reason}`);
+        return line(`INFO ${oneLine(event.name)} ${event.reason}`);
       case "presence":
         return line(presenceLine(event.joined, event.left));
       case "notice":

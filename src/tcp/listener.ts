@@ -46,6 +46,8 @@ export interface TcpOptions {
   readonly gate: ConnectionGate;
   /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
   readonly rate: { readonly rate: number; readonly burst: number };
+  /** Recent messages replayed to a MaChat client when it joins (default 0: MaChat's client shows them as live). */
+  readonly machatHistoryOnJoin?: number;
 }
 
 /** A running TCP door. */
@@ -346,7 +348,9 @@ class TcpConnection {
       this.#refuseHandshake();
       return false;
     }
-    const joined = this.#hub.join(this.#client, handshake.room, { replay: true });
+    const joined = this.#hub.join(this.#client, handshake.room, {
+      replay: this.#options.machatHistoryOnJoin ?? 0,
+    });
     if (!joined.ok) {
       this.#hub.disconnect(this.#client);
       this.#refuseHandshake();
@@ -381,7 +385,8 @@ class TcpConnection {
   }
 
   #reply(...lines: string[]): void {
-    for (const text of lines) this.#session.send(line(text));
+    // Replies carry names and stored text (HIST): none of it may reach a terminal raw.
+    for (const text of lines) this.#session.send(line(oneLine(text)));
   }
 
   async #command(command: Command): Promise<void> {
@@ -438,9 +443,7 @@ class TcpConnection {
         }
         if (!range.complete) this.#reply("INFO history-gap");
         return this.#reply(
-          ...range.messages.map((m) =>
-            `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${oneLine(m.text)}`
-          ),
+          ...range.messages.map((m) => `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${m.text}`),
           "OK",
         );
       }

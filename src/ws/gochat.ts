@@ -162,8 +162,36 @@ export class GoChatPinger {
   }
 }
 
+/**
+ * The `SessionID` values that are a goChat client's own: its query's `session_id` as given and, when that is a
+ * string of `0`/`1` (goChat's client sends 128 of them), the base64 of those bits, most significant first, as
+ * goChat's client puts it in every message. Empty when the query had none.
+ */
+export function ownSessionIds(sessionId: string | null): ReadonlySet<string> {
+  if (sessionId === null) return new Set();
+  if (!/^(?:[01]{8})+$/.test(sessionId)) return new Set([sessionId]);
+  let binary = "";
+  for (let i = 0; i < sessionId.length; i += 8) {
+    binary += String.fromCharCode(parseInt(sessionId.slice(i, i + 8), 2));
+  }
+  return new Set([sessionId, btoa(binary)]);
+}
+
+/** Options of {@linkcode gochat}. */
+export interface GoChatOptions {
+  /** Recent messages replayed to the client when it joins (default 20). */
+  readonly historyOnJoin?: number;
+}
+
 /** The goChat dialect for one connection, from its checked query. */
-export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect {
+export function gochat(
+  query: GoChatQuery,
+  pinger: GoChatPinger,
+  options: GoChatOptions = {},
+): Dialect {
+  // Every member's session id is in every user list: a SessionID that is not the sender's own is relayed as
+  // null, or anyone could have their messages highlighted as someone else's own in that person's client.
+  const own = ownSessionIds(query.sessionId);
   return {
     codec: gochatCodec,
     close({ session }) {
@@ -184,7 +212,7 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect {
         client.session.close("protocol");
         return;
       }
-      const joined = hub.join(client, query.room, { replay: true });
+      const joined = hub.join(client, query.room, { replay: options.historyOnJoin ?? 20 });
       if (!joined.ok) {
         client.session.send(sysFrame(`error: ${joined.detail}`));
         client.session.close("protocol");
@@ -212,7 +240,8 @@ export function gochat(query: GoChatQuery, pinger: GoChatPinger): Dialect {
       }
       const contents = typeof f.Data.Contents === "string" ? fromBase64(f.Data.Contents) : null;
       if (contents === null) return refuse("Contents must be base64 of UTF-8 text");
-      const tag = typeof f.Data.SessionID === "string" ? f.Data.SessionID : undefined;
+      const claimed = f.Data.SessionID;
+      const tag = typeof claimed === "string" && own.has(claimed) ? claimed : undefined;
       send(connection, contents, tag, refuse);
     },
     binary(connection) {

@@ -23,10 +23,10 @@ export const machatWsCodec = wsCodec({
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-function lines(connection: WsConnection, data: string): void | Promise<void> {
+function lines(connection: WsConnection, data: string, replay: number): void | Promise<void> {
   const { hub, client, session } = connection;
   if (!connection.admit()) return;
-  if (client.name === null) return handshake(connection, data);
+  if (client.name === null) return handshake(connection, data, replay);
   // MaChat's client ends every frame with "\n"; a frame of several lines is several messages.
   for (const raw of data.replace(/\r?\n$/, "").split("\n")) {
     const text = raw.replace(/\r$/, "");
@@ -35,11 +35,11 @@ function lines(connection: WsConnection, data: string): void | Promise<void> {
   }
 }
 
-async function handshake(connection: WsConnection, data: string): Promise<void> {
+async function handshake(connection: WsConnection, data: string, replay: number): Promise<void> {
   const { hub, client, session } = connection;
   const wanted = parseHandshake(data);
   const login = wanted && await hub.claim(client, wanted.name, { variant: true });
-  const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay: true });
+  const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay });
   if (!wanted || !login?.ok || !joined || !joined.ok) {
     // A good handshake refused because Redis is away says so, not that the handshake was bad.
     session.send(
@@ -53,30 +53,39 @@ async function handshake(connection: WsConnection, data: string): Promise<void> 
   }
 }
 
-/** The `/mychat` dialect. */
-export const machatWs: Dialect = {
-  codec: machatWsCodec,
-  open() {
-    // MaChat expects no greeting: the client speaks first.
-  },
-  text: lines,
-  binary(connection, data) {
-    let text: string;
-    try {
-      text = decoder.decode(data);
-    } catch {
-      if (connection.admit()) connection.session.send("ERR invalid-utf8\n");
-      return;
-    }
-    return lines(connection, text);
-  },
-  tooLarge(connection) {
-    connection.session.send("ERR frame-too-large\n");
-  },
-  limited(connection) {
-    connection.session.send("ERR rate-limited\n");
-  },
-  awaitingHandshake(connection) {
-    return connection.client.name === null;
-  },
-};
+/** Options of {@linkcode machatWs}. */
+export interface MachatWsOptions {
+  /** Recent messages replayed to a client when it joins (default 0: MaChat's client shows them as live). */
+  readonly historyOnJoin?: number;
+}
+
+/** The `/mychat` dialect; one object serves every connection. */
+export function machatWs(options: MachatWsOptions = {}): Dialect {
+  const replay = options.historyOnJoin ?? 0;
+  return {
+    codec: machatWsCodec,
+    open() {
+      // MaChat expects no greeting: the client speaks first.
+    },
+    text: (connection, data) => lines(connection, data, replay),
+    binary(connection, data) {
+      let text: string;
+      try {
+        text = decoder.decode(data);
+      } catch {
+        if (connection.admit()) connection.session.send("ERR invalid-utf8\n");
+        return;
+      }
+      return lines(connection, text, replay);
+    },
+    tooLarge(connection) {
+      connection.session.send("ERR frame-too-large\n");
+    },
+    limited(connection) {
+      connection.session.send("ERR rate-limited\n");
+    },
+    awaitingHandshake(connection) {
+      return connection.client.name === null;
+    },
+  };
+}

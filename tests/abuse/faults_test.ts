@@ -395,7 +395,8 @@ Deno.test({
 
 Deno.test("store read failure: GoBanter history says unavailable; a MaChat join without replay still joins", async () => {
   const store = new FlakyStore();
-  await using server = serve({}, { store });
+  // MaChat replays nothing by default: ask for a replay, so the join meets the failing read.
+  await using server = serve({ machatHistoryOnJoin: 20 }, { store });
   await using gd = await WsClient.open(server.http!, "/ws");
   gd.send({ Action: "username", Payload: { Username: "gd" } });
   gd.send({ Action: "broadcast", Payload: { Message: "before" } });
