@@ -200,7 +200,7 @@ Deno.test("stores: DMs between Zed, zed and look-alikes share one pair history i
 });
 
 Deno.test("JSON API: no route reads DMs (404 for every guessable DM path), and room history never holds DMs", async () => {
-  await using server = serve({ historyOnJoin: 50, presenceIntervalMs: 20 });
+  await using server = serve({ historyOnJoin: 50, machatHistoryOnJoin: 50, presenceIntervalMs: 20 });
   const addr = server.http!;
   const marker = `dm-${crypto.randomUUID()}`;
   await using alice = await named(addr, "alice");
