@@ -4,7 +4,7 @@
  */
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
-import { nameKey, roomKey } from "../names.ts";
+import { roomKey, storageKey } from "../names.ts";
 import { isComplete } from "./store.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
 
@@ -88,9 +88,12 @@ export class MemoryStore implements Store {
   }
 }
 
-/** The key of a DM pair: both names folded and sorted, so `a→b` and `b→a` share one history. */
+/**
+ * The key of a DM pair: both names folded (case and NFKC, not look-alikes: see `storageKey`) and sorted, so
+ * `a→b` and `b→a` share one history.
+ */
 export function pairKey(a: string, b: string): string {
-  const [x, y] = [nameKey(a), nameKey(b)].sort();
+  const [x, y] = [storageKey(a), storageKey(b)].sort();
   return `${x}\u0000${y}`;
 }
 
