@@ -16,6 +16,7 @@ import {
   roomKey,
 } from "../src/names.ts";
 import { SKELETON } from "../src/name_skeleton.gen.ts";
+import { build, GENERATED, render } from "../scripts/build_name_skeleton.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { params, PARSER_RUNS } from "./fuzz/_fuzz.ts";
 
@@ -274,6 +275,11 @@ const INVISIBLES = [
 
 /** Accents and dots that stack on a letter: they do not make a name different. */
 const DIACRITICS = ["\u0300", "\u0301", "\u0308", "\u0323", "\u0327", "\u0331", "\u0335", "\u0338"];
+
+Deno.test("names: the committed table is what scripts/build_name_skeleton.ts generates", async () => {
+  const committed = await Deno.readTextFile(new URL(`../${GENERATED}`, import.meta.url));
+  assert.ok(render(build()) === committed, `${GENERATED} is stale: run deno task build:names`);
+});
 
 Deno.test("names: the generated table covers the look-alikes of the attack report", () => {
   for (
