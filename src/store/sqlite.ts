@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL
 
 /**
  * `PRAGMA user_version` of a database whose DM pair keys all equal today's {@linkcode pairKey} of their names.
- * Opening a database below it folds its pair keys first (see {@linkcode foldPairs}); bump it when `nameKey`
+ * Opening a database below it folds its pair keys first (see {@linkcode foldPairs}); bump it when `storageKey`
  * changes, and every database folds again on its next open.
  */
 const FOLDED_PAIRS = 1;

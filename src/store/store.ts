@@ -8,7 +8,7 @@
  */
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
-import { nameKey } from "../names.ts";
+import { storageKey } from "../names.ts";
 
 /** A room message before the store has numbered it. */
 export type NewMessage = Omit<ChatMessage, "id">;
@@ -46,11 +46,12 @@ export function isComplete(options: RangeOptions, firstKept: number, next: numbe
 }
 
 /**
- * The key of a DM pair in every store: both names folded with {@linkcode nameKey} and sorted, so `a→b` and
- * `b→a`, `Zed` and `zed`, share one history. Names never contain U+0000, so the key is unambiguous.
+ * The key of a DM pair in every store: both names folded with {@linkcode storageKey} (case and NFKC, not
+ * look-alikes, so a newer confusables table never moves a history) and sorted, so `a→b` and `b→a`, `Zed` and
+ * `zed`, share one history. Names never contain U+0000, so the key is unambiguous.
  */
 export function pairKey(a: string, b: string): string {
-  const [x, y] = [nameKey(a), nameKey(b)].sort();
+  const [x, y] = [storageKey(a), storageKey(b)].sort();
   return `${x}\u0000${y}`;
 }
 

@@ -176,7 +176,7 @@ Deno.test("/ws history With: Zed and zed (one holder, one page token) share one 
   assert.deepEqual(his.Messages.map((m) => m.Id), [1, 2, 3]);
 });
 
-Deno.test("stores: DMs between Zed, zed and look-alikes share one pair history in memory and SQLite", async () => {
+Deno.test("stores: DMs between Zed and zed share one pair history in memory and SQLite; a look-alike has its own", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-dm-" });
   try {
     const stores: Store[] = [
@@ -190,8 +190,12 @@ Deno.test("stores: DMs between Zed, zed and look-alikes share one pair history i
       await store.appendDirect({ ...base, from: "z\u0435d", to: "Bob", text: "three" }); // Cyrillic е
       for (const [a, b] of [["zed", "bob"], ["bob", "ZED"], ["Zed", "BOB"]]) {
         const range = await store.rangeDirect(a!, b!, { limit: 10 });
-        assert.deepEqual(range.messages.map((m) => [m.id, m.text]), [[1, "one"], [2, "two"], [3, "three"]]);
+        assert.deepEqual(range.messages.map((m) => [m.id, m.text]), [[1, "one"], [2, "two"]]);
       }
+      // Stored histories are keyed by case and NFKC only, so a newer confusables table never moves one; the
+      // look-alike cannot coexist with zed (names compare by skeleton), and claims keep each holder to its own.
+      const lookAlike = await store.rangeDirect("z\u0435d", "bob", { limit: 10 });
+      assert.deepEqual(lookAlike.messages.map((m) => [m.id, m.text]), [[1, "three"]]);
       await store.close();
     }
   } finally {

@@ -177,6 +177,79 @@ Deno.test("names: reserved names are refused however they are spelled, in every 
   await assertHealthy(server);
 });
 
+/** `alice` followed by an invisible character: default-ignorables, variation selectors and Hangul fillers. */
+const INVISIBLE_ALICES = [
+  "alice\ufe0f", // VARIATION SELECTOR-16
+  "alice\ufe00", // VARIATION SELECTOR-1
+  "alice\u034f", // COMBINING GRAPHEME JOINER
+  "alice\u17b4", // KHMER VOWEL INHERENT AQ
+  "alice\u180b", // MONGOLIAN FREE VARIATION SELECTOR ONE
+  "alice\u{e0100}", // VARIATION SELECTOR-17
+  "alice\u3164", // HANGUL FILLER (a letter, but blank)
+  "alice\uffa0", // HALFWIDTH HANGUL FILLER
+  "al\u200dice", // ZERO WIDTH JOINER inside
+  "\u2060alice", // WORD JOINER in front
+];
+
+/** Names that spell a reserved name with letters of other scripts, invisibles or small capitals. */
+const RESERVED_COPIES = [
+  "\u13aadmin", // Cherokee Ꭺ
+  "\ua4eedmin", // Lisu ꓮ
+  "\u15c5dmin", // Canadian syllabics ᗅ
+  "\u0251dmin", // Latin alpha ɑ
+  "\u0280oot", // small capital ʀ
+  "\u026anfo", // small capital ɪ
+  "adrnin", // `rn` reads as `m`
+  "r00t", // digit zero for `o`
+  "Adm\u0131n", // dotless ı
+];
+
+Deno.test("names: invisible characters, lone marks and look-alikes from other scripts cannot copy a name, in the TCP door and /ws", async () => {
+  await using server = serve({ presenceIntervalMs: 20 });
+  const { tcp, http } = server;
+  await using _alice = await LineClient.login(tcp!, "alice");
+  await using t = await LineClient.connect(tcp!);
+  await using doc = await WsClient.open(http!, "/ws");
+
+  /** Asks both doors for `name`; each must refuse it with its code and a message matching `why`. */
+  async function refused(name: string, tcpCode: string, wsCode: string, why: RegExp): Promise<void> {
+    const shown = JSON.stringify(name);
+    await t.send(`LOGIN ${name}`);
+    assert.equal(await t.expect(/^(OK|ERR .*)$/), `ERR ${tcpCode}`, shown);
+    doc.send({ Action: "username", Payload: { Username: name } });
+    const answer = JSON.parse(await doc.expect((f) => /^\{"Action":"(username|error)"/.test(f)));
+    assert.equal(answer.Action, "error", `${shown} was accepted on /ws`);
+    assert.equal(answer.Payload.Code, wsCode, shown);
+    assert.match(answer.Payload.Message, why, shown);
+  }
+
+  // An invisible character makes a name invalid, whoever is online.
+  for (const name of INVISIBLE_ALICES) {
+    await refused(name, "invalid-username", "invalid-name", /invisible|only letters/);
+  }
+  await refused("admin\u034f", "invalid-username", "invalid-name", /invisible/);
+  // A dot below is visible, but barely: for uniqueness the name is `alice`, who is online. So is an accent.
+  await refused("alice\u0323", "username-taken", "name-taken", /taken/);
+  await refused("\u00e1lice", "username-taken", "name-taken", /taken/);
+  // Combining marks belong to a letter or digit: not alone, not first, not after '_', '-' or '.'.
+  for (const name of ["\u0301", "\u0323\u0301\u0308", "\u0301bob", "bob_\u0301", "bob-\u20dd", "x.\u0323"]) {
+    await refused(name, "invalid-username", "invalid-name", /combining mark/);
+  }
+  // Zalgo: more than four marks on one letter.
+  await refused("zalgo\u0301\u0302\u0303\u0304\u0306", "invalid-username", "invalid-name", /marks/);
+  // Reserved names in look-alike letters of any script.
+  for (const name of RESERVED_COPIES) {
+    await refused(name, "invalid-username", "invalid-name", /reserved/);
+  }
+  // Decomposed accents, Devanagari vowel signs, Vietnamese and plain names still work.
+  for (const name of ["Jose\u0301", "\u0930\u093e\u092e", "Vi\u1ec7t", "bob"]) {
+    await using other = await LineClient.connect(tcp!);
+    await other.send(`LOGIN ${name}`);
+    assert.equal(await other.expect(/^(OK|ERR .*)$/), "OK", JSON.stringify(name));
+  }
+  await assertHealthy(server);
+});
+
 Deno.test("names: room names are case-insensitive after NFKC (Dev, dev and ｄｅｖ are one room)", async () => {
   await using server = serve({ http: null });
   await using a = await LineClient.login(server.tcp!, "ann");
@@ -190,5 +263,44 @@ Deno.test("names: room names are case-insensitive after NFKC (Dev, dev and ｄ�
   await a.expect("MSG ben hello dev");
   await a.send("ROOMS");
   assert.equal(await a.expect(/^ROOM /), "ROOM Dev 2");
+  await assertHealthy(server);
+});
+
+Deno.test("names: room names refuse invisible characters and marks without a letter, in the TCP door and /ws", async () => {
+  await using server = serve();
+  const { tcp, http } = server;
+  await using t = await LineClient.login(tcp!, "ann");
+  await using doc = await WsClient.open(http!, "/ws");
+  doc.send({ Action: "username", Payload: { Username: "doc" } });
+  await doc.expectJson({ Action: "username" });
+  for (
+    const room of [
+      "dev\ufe0f",
+      "#dev\u200d",
+      "\u3164",
+      "#\u3164dev",
+      "dev\u{e0100}",
+      "#\u0301",
+      "\u0301dev",
+      "a-\u0323",
+    ]
+  ) {
+    await t.send(`JOIN ${room}`);
+    assert.equal(await t.expect(/^(OK|ERR .*)$/), "ERR invalid-room", JSON.stringify(room));
+    doc.send({ Action: "join", Payload: { Room: room } });
+    await doc.expectJson({ Action: "error", Payload: { Code: "invalid-room" } });
+  }
+  // Rooms do not compare look-alikes: a Cyrillic `dеv` is a room of its own (docs/protocol.md).
+  await t.send("JOIN dev");
+  await t.expect("OK");
+  await using u = await LineClient.login(tcp!, "uma");
+  await u.send("JOIN d\u0435v");
+  await u.expect("OK");
+  await t.send("ROOMS");
+  const rooms: string[] = [];
+  for (let line = await t.expect(/^ROOM |^OK$/); line !== "OK"; line = await t.expect(/^ROOM |^OK$/)) {
+    rooms.push(line);
+  }
+  assert.ok(rooms.includes("ROOM dev 1") && rooms.includes("ROOM d\u0435v 1"), JSON.stringify(rooms));
   await assertHealthy(server);
 });
