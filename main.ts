@@ -36,14 +36,22 @@ export async function main(args: readonly string[]): Promise<number> {
   await setupLogging({ format: config.logFormat, level: config.logLevel, color });
   const log = getLogger(["hubbub"]);
 
+  // Signal listeners first: Deno sets its signal handling up on first use and cannot do that once an attacker
+  // has taken every file descriptor (tests/faults/descriptors_test.ts).
+  const stopping = Promise.withResolvers<void>();
+  const stop = () => stopping.resolve();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
   let server;
   try {
     server = startServer(config);
   } catch (error) {
     log.fatal("cannot start: {error}", { error: String(error) });
+    for (const signal of signals) Deno.removeSignalListener(signal, stop);
     await stopLogging();
     return 1;
   }
+  void stopping.promise.then(() => server.shutdown());
   // In a cluster every record says which node wrote it.
   if (config.redis) {
     await setupLogging({
@@ -62,9 +70,6 @@ export async function main(args: readonly string[]): Promise<number> {
     ncat: tcp && `ncat ${displayHost(tcp.hostname)} ${tcp.port}`,
   });
 
-  const stop = () => void server.shutdown();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
   // A worker of --workers stops with its supervisor, even one killed outright.
   stopWithSupervisor(stop);
   await server.finished;

@@ -193,10 +193,17 @@ export class Child implements AsyncDisposable {
   stderr = "";
   readonly #reading: Promise<void>;
 
-  /** Starts `deno <args>` in the project root with piped output. */
-  constructor(args: string[], options: { env?: Record<string, string> } = {}) {
-    this.process = new Deno.Command(Deno.execPath(), {
-      args,
+  /**
+   * Starts `deno <args>` in the project root with piped output; `openFiles` runs it under `ulimit -n` (a
+   * small file-descriptor limit, to exhaust on purpose).
+   */
+  constructor(args: string[], options: { env?: Record<string, string>; openFiles?: number } = {}) {
+    const command = options.openFiles === undefined ? Deno.execPath() : "bash";
+    const argv = options.openFiles === undefined
+      ? args
+      : ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, Deno.execPath(), ...args];
+    this.process = new Deno.Command(command, {
+      args: argv,
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
@@ -244,6 +251,16 @@ export class Child implements AsyncDisposable {
       ms,
     );
     return found!;
+  }
+
+  /** Waits for a log record that `test` accepts (messages are rendered, with their values in them). */
+  async recordWith(
+    test: (record: Record<string, unknown>) => boolean,
+    ms = 30_000,
+  ): Promise<Record<string, unknown> & { properties: Record<string, unknown> }> {
+    let found: Record<string, unknown> | undefined;
+    await eventually(() => (found = this.records.find(test)) !== undefined, "a matching log record", ms);
+    return found as Record<string, unknown> & { properties: Record<string, unknown> };
   }
 
   /** The TCP address from the startup record. */

@@ -1,7 +1,7 @@
 /**
  * The HTTP door: a small route table on the built-in `URLPattern`, serving the page, the WebSocket
- * dialects, health and a JSON API. {@linkcode createHandler} returns a plain handler usable by
- * `Deno.serve` and by tests alike.
+ * dialects, health and a JSON API. {@linkcode createHandler} returns a plain handler usable by hubbub's
+ * HTTP server and by tests alike.
  * @module
  */
 

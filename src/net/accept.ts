@@ -199,18 +199,22 @@ export const refusals: RefusalLog = new RefusalLog();
 
 /**
  * How many connections this process can hold at once: the open-file limit (`ulimit -n`) less a reserve for
- * the store, logs and the reserve descriptor itself; `null` where the limit cannot be read (not Linux).
+ * the store, logs, listeners and the reserve descriptor itself; `null` where the limit cannot be learnt.
+ *
+ * Deno has no `getrlimit`, and reads `/proc/self/limits` only with `--allow-all`, so the limit is asked of
+ * the shell, once at start (a child inherits our limit): a few milliseconds, within the `run` permission.
  */
 export function descriptorBudget(): number | null {
-  let text: string;
+  if (Deno.build.os === "windows") return null;
+  let soft: number;
   try {
-    text = Deno.readTextFileSync("/proc/self/limits");
+    const output = new Deno.Command("sh", { args: ["-c", "ulimit -n"], stdin: "null", stderr: "null" })
+      .outputSync();
+    soft = Number(new TextDecoder().decode(output.stdout).trim());
   } catch {
     return null;
   }
-  const match = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-  if (!match || match[1] === "unlimited") return null;
-  const soft = Number(match[1]);
-  // Store files, the Redis sockets, stdio, listeners, V8's own: 64 is generous; small limits keep 1/8.
+  if (!Number.isSafeInteger(soft) || soft <= 0) return null;
+  // Store files, the Redis sockets, stdio, listeners, V8's own: 64 is generous; large limits keep 1/8.
   return Math.max(1, soft - Math.max(64, Math.ceil(soft / 8)));
 }
