@@ -121,13 +121,12 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
 }
 
 /** Answers a connection over the limits with 503 and closes it, without waiting on the peer for long. */
-function refuse(conn: Deno.Conn, reason: string): void {
+async function refuse(conn: Deno.Conn, reason: string): Promise<void> {
   const bytes = plainResponse(503, `Cannot connect: ${reason}`, httpDate, [["retry-after", "5"]]);
   const timer = setTimeout(() => closeQuietly(conn), 1000);
-  conn.write(bytes).catch(() => {}).finally(() => {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  });
+  await conn.write(bytes).catch(() => 0);
+  clearTimeout(timer);
+  closeQuietly(conn);
 }
 
 type Phase = "idle" | "head" | "handling" | "writing" | "upgraded" | "closed";

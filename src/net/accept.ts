@@ -15,6 +15,9 @@ import type { ConnectionGate } from "../hub/limits.ts";
 
 const log = getLogger(["hubbub", "net"]);
 
+/** Refusals being written at once, at most; past it a refused connection is closed without a word. */
+const MAX_REFUSING = 16;
+
 /** Options of {@linkcode acceptLoop}. */
 export interface AcceptOptions<C extends Deno.Conn> {
   /** The listener to accept from; closing it ends the loop. */
@@ -25,8 +28,8 @@ export interface AcceptOptions<C extends Deno.Conn> {
   readonly door: string;
   /** Runs one admitted connection; the gate ticket is released when it settles. */
   readonly serve: (conn: C) => Promise<void>;
-  /** Tells a connection over the limits why, in the door's dialect, and closes it. Must not throw. */
-  readonly refuse: (conn: C, reason: string) => void;
+  /** Tells a connection over the limits why, in the door's dialect, and closes it. Must not reject. */
+  readonly refuse: (conn: C, reason: string) => Promise<void>;
   /** Aborting it stops accepting (the listener is closed). */
   readonly signal: AbortSignal;
 }
@@ -39,6 +42,13 @@ export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>)
   const { listener, gate, signal } = options;
   const running = new Set<Promise<void>>();
   const reserve = new FdReserve();
+  // Telling a refused client why takes its descriptor for a moment; in a storm, the rest are just closed.
+  let refusing = 0;
+  const refuse = (conn: C, reason: string) => {
+    if (refusing >= MAX_REFUSING) return closeQuietly(conn);
+    refusing++;
+    void options.refuse(conn, reason).finally(() => refusing--);
+  };
   const stop = () => {
     try {
       listener.close();
@@ -61,7 +71,7 @@ export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>)
         }
         if (outOfDescriptors(error)) {
           refusals.note(options.door, "out-of-file-descriptors");
-          await reserve.shed(listener, (conn) => options.refuse(conn, "server-full"));
+          await reserve.shed(listener, (conn) => refuse(conn, "server-full"));
         } else {
           refusals.note(options.door, `accept-failed: ${String(error)}`);
           // An unknown accept error may repeat at once; do not spin on it.
@@ -72,7 +82,7 @@ export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>)
       const ticket = gate.admit(remoteHost(conn));
       if (!ticket.ok) {
         refusals.note(options.door, ticket.reason);
-        options.refuse(conn, ticket.reason);
+        refuse(conn, ticket.reason);
         continue;
       }
       const done: Promise<void> = options.serve(conn)

@@ -105,12 +105,11 @@ export function serveTcp(options: TcpOptions): TcpDoor {
 }
 
 /** Tells a connection over the limits why, without waiting on it for long, and closes it. */
-function refuse(conn: Deno.TcpConn, reason: string): void {
+async function refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), 1000);
-  conn.write(line(`ERR ${reason}`)).catch(() => {}).finally(() => {
-    clearTimeout(timer);
-    closeQuietly(conn);
-  });
+  await conn.write(line(`ERR ${reason}`)).catch(() => 0);
+  clearTimeout(timer);
+  closeQuietly(conn);
 }
 
 /** The outbound side of one TCP connection: a thin writer over the {@linkcode Outbox} every door shares. */

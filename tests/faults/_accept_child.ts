@@ -26,8 +26,9 @@ const done = acceptLoop({
     await conn.write(encoder.encode("hello\n"));
     conn.close();
   },
-  refuse: (conn, reason) => {
-    conn.write(encoder.encode(reason + "\n")).catch(() => 0).finally(() => conn.close());
+  refuse: async (conn, reason) => {
+    await conn.write(encoder.encode(reason + "\n")).catch(() => 0);
+    conn.close();
   },
 });
 say({ port: listener.addr.port });
