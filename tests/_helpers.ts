@@ -193,10 +193,14 @@ export class Child implements AsyncDisposable {
   stderr = "";
   readonly #reading: Promise<void>;
 
-  /** Starts `deno <args>` in the project root with piped output. */
-  constructor(args: string[], options: { env?: Record<string, string> } = {}) {
-    this.process = new Deno.Command(Deno.execPath(), {
-      args,
+  /**
+   * Starts `deno <args>` in the project root with piped output. `via` runs it through another command first
+   * (`["sh", "-c", "...; exec \"$@\"", "sh"]`), e.g. to start it with a signal ignored.
+   */
+  constructor(args: string[], options: { env?: Record<string, string>; via?: readonly string[] } = {}) {
+    const via = options.via ?? [];
+    this.process = new Deno.Command(via[0] ?? Deno.execPath(), {
+      args: via.length > 0 ? [...via.slice(1), Deno.execPath(), ...args] : args,
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",
