@@ -13,6 +13,8 @@
  * one Lua script; every other node compares the snapshot with what it had heard and turns the difference into
  * the usual join and leave events. The reconnecting node reads every other node's hash the same way. So a
  * member who left while Redis was away is gone everywhere once Redis is back, and one who arrived is listed.
+ * A node counts as ready only once its latest snapshot went out: a snapshot that fails (Redis still loading
+ * its data, or gone again) is retried on every heartbeat until one succeeds.
  * @module
  */
 
@@ -130,6 +132,8 @@ export interface RedisBusOptions {
   readonly presenceTtlMs: number;
   /** Counts bus traffic (for `/metrics`). */
   readonly counters?: { busPublished: number; busReceived: number };
+  /** A Redis command unanswered this long fails, and the bus is not ready until Redis answers again. */
+  readonly timeoutMs?: number;
 }
 
 /** Wire form of a store-published message: the store's Lua script writes it. */
@@ -151,7 +155,11 @@ export class RedisBus implements Bus {
   #handler: ((event: BusEvent) => void) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #subscribed = false;
-  #synced = false;
+  /** Bumped whenever the cluster must hear this node's snapshot again (a link came back, this node was reaped). */
+  #wanted = 1;
+  /** The value of `#wanted` the last successful snapshot answered; ready only when they agree. */
+  #synced = 0;
+  #joined = false;
   #closed = false;
   #syncing = false;
   #syncAgain = false;
@@ -168,11 +176,17 @@ export class RedisBus implements Bus {
     this.#ttl = options.presenceTtlMs;
     this.#counters = options.counters;
     const onError = (error: Error) => log.warn("redis: {error}", { error: error.message, node: this.node });
-    // Each time both links are (again) up: beat, and exchange snapshots with the cluster (see #sync).
-    const onReady = () => this.#requestSync();
+    // Each time a link is (again) up, after a reconnect or a hang: beat, and exchange snapshots with the
+    // cluster (see #sync); until that succeeds the node is not ready.
+    const onReady = () => {
+      this.#wanted++;
+      this.#requestSync();
+    };
+    const timeout = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
     this.#pub = new RedisLink({
       url: options.url,
-      offlineQueue: false,
+      name: "bus",
+      ...timeout,
       onError,
       onReady: () => {
         // Beat first: whatever this node says next (a name claimed, a member online) comes from a live node.
@@ -182,7 +196,14 @@ export class RedisBus implements Bus {
     });
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect, before
     // it reports ready again.
-    this.#sub = new RedisLink({ url: options.url, offlineQueue: true, onError, onReady });
+    this.#sub = new RedisLink({
+      url: options.url,
+      name: "subscriber",
+      subscriber: true,
+      ...timeout,
+      onError,
+      onReady,
+    });
     this.#sub.subscribe(CHANNEL, (text) => this.#receive(text)).then(() => {
       this.#subscribed = true;
       this.#requestSync();
@@ -195,9 +216,9 @@ export class RedisBus implements Bus {
     this.#handler = handler;
   }
 
-  /** Connected, subscribed, and the other nodes' members are known. */
+  /** Connected, subscribed, answering, and this node's latest snapshot exchanged with the cluster. */
   ready(): boolean {
-    return this.#synced && this.#subscribed && this.#pub.ready && this.#sub.ready;
+    return this.#synced === this.#wanted && this.#subscribed && this.#pub.ready && this.#sub.ready;
   }
 
   /** Publishes presence (and keeps it in this node's hash); messages are published by the store. */
@@ -289,7 +310,10 @@ export class RedisBus implements Bus {
     }
     if (parsed.kind === "node-gone" && parsed.node === this.node) {
       // We were reaped while Redis could not hear us: tell the cluster again who is here.
-      if (!this.#closed) this.#requestSync();
+      if (!this.#closed) {
+        this.#wanted++;
+        this.#requestSync();
+      }
       return;
     }
     this.#deliver(parsed);
@@ -358,8 +382,8 @@ export class RedisBus implements Bus {
 
   async #beat(): Promise<void> {
     if (this.#closed || !this.#pub.ready) return;
-    // A first sync that failed (Redis went away mid-way) is tried again: ready() waits for it.
-    if (!this.#synced) this.#requestSync();
+    // A snapshot that failed (Redis still loading, or gone again mid-way) is tried again: ready() waits for it.
+    if (this.#synced !== this.#wanted) this.#requestSync();
     try {
       await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
       if (Date.now() < this.#reapAfter) return;
@@ -402,6 +426,7 @@ export class RedisBus implements Bus {
    * node's hash and reconcile with what we had heard; forget nodes that were reaped while we could not hear.
    */
   async #sync(): Promise<void> {
+    const wanted = this.#wanted;
     try {
       this.#reapAfter = Date.now() + this.#ttl;
       await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
@@ -437,8 +462,10 @@ export class RedisBus implements Bus {
         const flat = await this.#pub.command(["HGETALL", presenceKey(node)]) as string[];
         this.#reconcile(node, fromHash(flat));
       }
-      if (!this.#synced) log.info("joined the cluster", { node: this.node, nodes: live.length });
-      this.#synced = true;
+      if (!this.#joined) log.info("joined the cluster", { node: this.node, nodes: live.length });
+      this.#joined = true;
+      // A link that came back meanwhile wants another snapshot: not ready yet.
+      this.#synced = wanted;
     } catch (error) {
       log.warn("bus: cannot sync with the cluster: {error}", { error: String(error) });
     }
