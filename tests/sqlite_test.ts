@@ -64,6 +64,9 @@ Deno.test("ranges: newest by default, after/before bounds, limit", async () => {
   assert.deepEqual(await ids({ limit: 3, before: 5 }), [2, 3, 4]);
   assert.deepEqual(await ids({ limit: 100, after: 3, before: 7 }), [4, 5, 6]);
   assert.deepEqual(await ids({ limit: 5, after: 10 }), []);
+  assert.equal((await store.range("r", { limit: 5, after: 10 })).complete, true);
+  // An id the room never reached: the asker saw it in a history since lost.
+  assert.equal((await store.range("r", { limit: 5, after: 11 })).complete, false);
   assert.deepEqual((await store.range("nobody-here", { limit: 5 })).messages, []);
   await store.close();
 });

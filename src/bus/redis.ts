@@ -15,6 +15,11 @@
  * member who left while Redis was away is gone everywhere once Redis is back, and one who arrived is listed.
  * A node counts as ready only once its latest snapshot went out: a snapshot that fails (Redis still loading
  * its data, or gone again) is retried on every heartbeat until one succeeds.
+ *
+ * A Redis that comes back empty (restarted without its data, or flushed) is noticed by its epoch: a random
+ * value the first node stores in `hubbub:epoch`, which every heartbeat reads back. A different one means
+ * everything was lost: the node says so once (WARN) and sends its snapshot again, so names and presence are
+ * back at once; room ids start again at 1.
  * @module
  */
 
@@ -28,6 +33,7 @@ const log = getLogger(["hubbub", "bus"]);
 
 const NODES = `${PREFIX}nodes`;
 const NAMES = `${PREFIX}names`;
+const EPOCH = `${PREFIX}epoch`;
 const presenceKey = (node: string) => `${PREFIX}presence:${node}`;
 
 // KEYS: names, nodes. ARGV: key, node, token, name, cutoff (ms: heartbeats older than this are dead).
@@ -46,6 +52,14 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({node = ARGV[2], token = ARGV[3], name = ARGV[4]}))
 return 1
+`);
+
+// KEYS: nodes, epoch. ARGV: node, now (ms), a fresh epoch. Beats, and returns the data's epoch (set by the first
+// node to beat since Redis was empty).
+const BEAT = new Script(`
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+return redis.call('GET', KEYS[2])
 `);
 
 // KEYS: names. ARGV: key, node. Gives a name back only if this node holds it.
@@ -155,7 +169,7 @@ export class RedisBus implements Bus {
   #handler: ((event: BusEvent) => void) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #subscribed = false;
-  /** Bumped whenever the cluster must hear this node's snapshot again (a link came back, this node was reaped). */
+  /** Bumped whenever the cluster must hear this node's snapshot again (a link came back, Redis was emptied). */
   #wanted = 1;
   /** The value of `#wanted` the last successful snapshot answered; ready only when they agree. */
   #synced = 0;
@@ -165,6 +179,10 @@ export class RedisBus implements Bus {
   #syncAgain = false;
   /** No reaping before this time: after an outage, live nodes get one TTL to beat again. */
   #reapAfter = 0;
+  /** Nodes missing from the heartbeats are not taken for gone before this time (after Redis was emptied). */
+  #missingAfter = 0;
+  /** The epoch of Redis's data as this node last saw it; `null` before the first beat. */
+  #epoch: string | null = null;
   /** What this node has told the cluster, to tell it again after Redis comes back. */
   readonly #mine = new Map<string, Presence>();
   /** What this node has heard of the others (and handed to the hub), by node, then name key. */
@@ -190,7 +208,10 @@ export class RedisBus implements Bus {
       onError,
       onReady: () => {
         // Beat first: whatever this node says next (a name claimed, a member online) comes from a live node.
-        this.#pub.command(["ZADD", NODES, Date.now(), this.node]).catch(() => {});
+        this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()).then(
+          (epoch) => this.#checkEpoch(epoch),
+          () => {},
+        );
         onReady();
       },
     });
@@ -284,6 +305,36 @@ export class RedisBus implements Bus {
 
   #cutoff(): number {
     return Date.now() - this.#ttl;
+  }
+
+  #beatArgs(): string[] {
+    return [this.node, String(Date.now()), crypto.randomUUID()];
+  }
+
+  /** Notices a Redis that lost its data since the last beat (its epoch changed) and heals presence. */
+  #checkEpoch(reply: unknown): void {
+    const epoch = String(reply);
+    if (this.#epoch === null || this.#epoch === epoch) {
+      this.#epoch = epoch;
+      return;
+    }
+    this.#epoch = epoch;
+    log.warn(
+      "Redis came back empty (restarted without its data, or flushed): history is gone and room ids start again at 1; names and presence are written again",
+      { node: this.node },
+    );
+    // Other nodes write their heartbeats again within a beat: until then, missing from them is not gone.
+    this.#missingAfter = Date.now() + this.#ttl;
+    this.#wanted++;
+    this.#requestSync();
+  }
+
+  /** Forgets nodes that are no longer among the heartbeats (reaped while this node could not hear it). */
+  #forgetMissing(everyone: ReadonlySet<string>): void {
+    if (Date.now() < this.#missingAfter) return;
+    for (const node of [...this.#known.keys()]) {
+      if (!everyone.has(node)) this.#deliver({ kind: "node-gone", node });
+    }
   }
 
   #receive(text: string): void {
@@ -385,8 +436,11 @@ export class RedisBus implements Bus {
     // A snapshot that failed (Redis still loading, or gone again mid-way) is tried again: ready() waits for it.
     if (this.#synced !== this.#wanted) this.#requestSync();
     try {
-      await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
+      this.#checkEpoch(await this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()));
       if (Date.now() < this.#reapAfter) return;
+      if (this.#known.size > 0) {
+        this.#forgetMissing(new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]));
+      }
       const dead = await this.#pub.command([
         "ZRANGEBYSCORE",
         NODES,
@@ -429,7 +483,7 @@ export class RedisBus implements Bus {
     const wanted = this.#wanted;
     try {
       this.#reapAfter = Date.now() + this.#ttl;
-      await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
+      this.#checkEpoch(await this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()));
       const members = [...this.#mine.values()];
       const event: SyncEvent = {
         kind: "sync",
@@ -452,10 +506,7 @@ export class RedisBus implements Bus {
       if (this.#counters) this.#counters.busPublished++;
       if (lost.length > 0) log.warn("names taken elsewhere while this node was away", { keys: lost });
 
-      const everyone = new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]);
-      for (const node of [...this.#known.keys()]) {
-        if (!everyone.has(node)) this.#deliver({ kind: "node-gone", node });
-      }
+      this.#forgetMissing(new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]));
       const live = await this.#pub.command(["ZRANGEBYSCORE", NODES, this.#cutoff(), "+inf"]) as string[];
       for (const node of live) {
         if (node === this.node) continue;
@@ -464,7 +515,7 @@ export class RedisBus implements Bus {
       }
       if (!this.#joined) log.info("joined the cluster", { node: this.node, nodes: live.length });
       this.#joined = true;
-      // A link that came back meanwhile wants another snapshot: not ready yet.
+      // A link that came back (or an epoch that changed) meanwhile wants another snapshot: not ready yet.
       this.#synced = wanted;
     } catch (error) {
       log.warn("bus: cannot sync with the cluster: {error}", { error: String(error) });
