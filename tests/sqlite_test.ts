@@ -157,7 +157,9 @@ Deno.test("a failed commit rejects its messages and leaves no gap in ids", async
   const bad = store.append(msg("r", "poison"));
   await assert.rejects(good, /Cannot store messages/);
   await assert.rejects(bad, /Cannot store messages/);
+  assert.equal(store.ready(), false, "not ready while commits fail");
   assert.equal((await store.append(msg("r", "three"))).id, 2, "the failed batch's ids are reused");
+  assert.equal(store.ready(), true, "ready again once a commit works");
   assert.deepEqual((await store.range("r", { limit: 10 })).messages.map((m) => m.text), ["one", "three"]);
   await store.close();
 });
