@@ -85,6 +85,8 @@ export interface Config {
   readonly workers: number;
   /** A node whose heartbeat is older than this is gone, with its members (milliseconds). */
   readonly presenceTtlMs: number;
+  /** A Redis command unanswered this long fails, and the node is not ready until Redis answers (milliseconds). */
+  readonly redisTimeoutMs: number;
   /** This process's id in the cluster; generated when not given. */
   readonly nodeId: string | null;
   /** Listen with SO_REUSEPORT (set for the workers of `--workers`). */
@@ -128,6 +130,7 @@ export const DEFAULTS = {
   redis: null,
   workers: 1,
   presenceTtlMs: 15_000,
+  redisTimeoutMs: 2000,
   nodeId: null,
   reusePort: false,
   logFormat: "json",
@@ -282,6 +285,13 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
         .env("HUBBUB_PRESENCE_TTL").argParser(duration).default(DEFAULTS.presenceTtlMs, "15s"),
     )
     .addOption(
+      new Option(
+        "--redis-timeout <duration>",
+        "a Redis command unanswered this long fails; the node is not ready until Redis answers",
+      )
+        .env("HUBBUB_REDIS_TIMEOUT").argParser(duration).default(DEFAULTS.redisTimeoutMs, "2s"),
+    )
+    .addOption(
       new Option("--node-id <id>", "this process's name in the cluster (default: generated)")
         .env("HUBBUB_NODE_ID").argParser(nodeId),
     )
@@ -372,6 +382,7 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       redis: o.redis ?? null,
       workers: o.workers,
       presenceTtlMs: o.presenceTtl,
+      redisTimeoutMs: o.redisTimeout,
       nodeId: o.nodeId ?? null,
       reusePort: o.reusePort === true,
       logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),

@@ -55,7 +55,14 @@ export interface Server {
 /** Opens the store the config names (Redis with `--redis`). Throws when a SQLite file cannot be opened. */
 export function openStore(config: Config, metrics: Metrics = new Metrics()): Store {
   const retention = { limit: config.historyLimit, maxAgeMs: config.historyAgeMs };
-  if (config.redis) return new RedisStore({ url: config.redis, retention, latency: metrics.redisLatency });
+  if (config.redis) {
+    return new RedisStore({
+      url: config.redis,
+      retention,
+      latency: metrics.redisLatency,
+      timeoutMs: config.redisTimeoutMs,
+    });
+  }
   if (config.store.kind === "memory") return new MemoryStore({ retention });
   return new SqliteStore({ path: config.store.path, retention, sync: config.storeSync });
 }
@@ -64,7 +71,13 @@ export function openStore(config: Config, metrics: Metrics = new Metrics()): Sto
 export function openBus(config: Config, metrics: Metrics): Bus {
   if (!config.redis) return new LocalBus();
   const node = config.nodeId ?? `n${Deno.pid}-${crypto.randomUUID().slice(0, 6)}`;
-  return new RedisBus({ url: config.redis, node, presenceTtlMs: config.presenceTtlMs, counters: metrics });
+  return new RedisBus({
+    url: config.redis,
+    node,
+    presenceTtlMs: config.presenceTtlMs,
+    counters: metrics,
+    timeoutMs: config.redisTimeoutMs,
+  });
 }
 
 /** Starts hubbub. */

@@ -194,16 +194,13 @@ export class Child implements AsyncDisposable {
   readonly #reading: Promise<void>;
 
   /**
-   * Starts `deno <args>` in the project root with piped output; `openFiles` runs it under `ulimit -n` (a
-   * small file-descriptor limit, to exhaust on purpose).
+   * Starts `deno <args>` in the project root with piped output. `via` runs it through another command first
+   * (`["sh", "-c", "...; exec \"$@\"", "sh"]`), e.g. to start it with a signal ignored.
    */
-  constructor(args: string[], options: { env?: Record<string, string>; openFiles?: number } = {}) {
-    const command = options.openFiles === undefined ? Deno.execPath() : "bash";
-    const argv = options.openFiles === undefined
-      ? args
-      : ["-c", `ulimit -n ${options.openFiles} && exec "$0" "$@"`, Deno.execPath(), ...args];
-    this.process = new Deno.Command(command, {
-      args: argv,
+  constructor(args: string[], options: { env?: Record<string, string>; via?: readonly string[] } = {}) {
+    const via = options.via ?? [];
+    this.process = new Deno.Command(via[0] ?? Deno.execPath(), {
+      args: via.length > 0 ? [...via.slice(1), Deno.execPath(), ...args] : args,
       cwd: ROOT,
       stdin: "null",
       stdout: "piped",

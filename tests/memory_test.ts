@@ -77,10 +77,27 @@ Deno.test("ids keep growing however many messages there are", async () => {
   });
 });
 
-Deno.test("range: an unknown room is empty and complete", async () => {
+Deno.test("range: an unknown room is empty and complete; after an id it never reached, it has a gap", async () => {
   await withStore({}, async (store) => {
     assert.deepEqual(await store.range("nowhere", { limit: 10 }), { messages: [], complete: true });
-    assert.deepEqual(await store.range("nowhere", { limit: 10, after: 5 }), { messages: [], complete: true });
+    assert.deepEqual(await store.range("nowhere", { limit: 10, after: 0 }), { messages: [], complete: true });
+    // Whoever saw id 5 saw it in a history this store no longer has (restarted empty).
+    assert.deepEqual(await store.range("nowhere", { limit: 10, after: 5 }), {
+      messages: [],
+      complete: false,
+    });
+  });
+});
+
+Deno.test("range: 'after' beyond the room's last id is a gap (the history was reset), up to it is whole", async () => {
+  await withStore({}, async (store) => {
+    await fill(store, "lobby", 3);
+    assert.deepEqual(await store.range("lobby", { limit: 10, after: 3 }), { messages: [], complete: true });
+    assert.deepEqual(await store.range("lobby", { limit: 10, after: 4 }), { messages: [], complete: false });
+    assert.equal((await store.range("lobby", { limit: 10, after: 2 })).complete, true);
+    await store.appendDirect({ time: 0, from: "alice", to: "bob", text: "hi", conn: "c_1" });
+    assert.equal((await store.rangeDirect("bob", "alice", { limit: 10, after: 1 })).complete, true);
+    assert.equal((await store.rangeDirect("bob", "alice", { limit: 10, after: 7 })).complete, false);
   });
 });
 

@@ -64,6 +64,9 @@ Deno.test("ranges: newest by default, after/before bounds, limit", async () => {
   assert.deepEqual(await ids({ limit: 3, before: 5 }), [2, 3, 4]);
   assert.deepEqual(await ids({ limit: 100, after: 3, before: 7 }), [4, 5, 6]);
   assert.deepEqual(await ids({ limit: 5, after: 10 }), []);
+  assert.equal((await store.range("r", { limit: 5, after: 10 })).complete, true);
+  // An id the room never reached: the asker saw it in a history since lost.
+  assert.equal((await store.range("r", { limit: 5, after: 11 })).complete, false);
   assert.deepEqual((await store.range("nobody-here", { limit: 5 })).messages, []);
   await store.close();
 });
@@ -173,7 +176,9 @@ Deno.test("a failed commit rejects its messages and leaves no gap in ids", async
   const bad = store.append(msg("r", "poison"));
   await assert.rejects(good, /Cannot store messages/);
   await assert.rejects(bad, /Cannot store messages/);
+  assert.equal(store.ready(), false, "not ready while commits fail");
   assert.equal((await store.append(msg("r", "three"))).id, 2, "the failed batch's ids are reused");
+  assert.equal(store.ready(), true, "ready again once a commit works");
   assert.deepEqual((await store.range("r", { limit: 10 })).messages.map((m) => m.text), ["one", "three"]);
   await store.close();
 });

@@ -13,6 +13,13 @@
  * one Lua script; every other node compares the snapshot with what it had heard and turns the difference into
  * the usual join and leave events. The reconnecting node reads every other node's hash the same way. So a
  * member who left while Redis was away is gone everywhere once Redis is back, and one who arrived is listed.
+ * A node counts as ready only once its latest snapshot went out: a snapshot that fails (Redis still loading
+ * its data, or gone again) is retried on every heartbeat until one succeeds.
+ *
+ * A Redis that comes back empty (restarted without its data, or flushed) is noticed by its epoch: a random
+ * value the first node stores in `hubbub:epoch`, which every heartbeat reads back. A different one means
+ * everything was lost: the node says so once (WARN) and sends its snapshot again, so names and presence are
+ * back at once; room ids start again at 1.
  * @module
  */
 
@@ -26,6 +33,7 @@ const log = getLogger(["hubbub", "bus"]);
 
 const NODES = `${PREFIX}nodes`;
 const NAMES = `${PREFIX}names`;
+const EPOCH = `${PREFIX}epoch`;
 const presenceKey = (node: string) => `${PREFIX}presence:${node}`;
 
 // KEYS: names, nodes. ARGV: key, node, token, name, cutoff (ms: heartbeats older than this are dead).
@@ -44,6 +52,14 @@ if current then
 end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode({node = ARGV[2], token = ARGV[3], name = ARGV[4]}))
 return 1
+`);
+
+// KEYS: nodes, epoch. ARGV: node, now (ms), a fresh epoch. Beats, and returns the data's epoch (set by the first
+// node to beat since Redis was empty).
+const BEAT = new Script(`
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+return redis.call('GET', KEYS[2])
 `);
 
 // KEYS: names. ARGV: key, node. Gives a name back only if this node holds it.
@@ -130,6 +146,8 @@ export interface RedisBusOptions {
   readonly presenceTtlMs: number;
   /** Counts bus traffic (for `/metrics`). */
   readonly counters?: { busPublished: number; busReceived: number };
+  /** A Redis command unanswered this long fails, and the bus is not ready until Redis answers again. */
+  readonly timeoutMs?: number;
 }
 
 /** Wire form of a store-published message: the store's Lua script writes it. */
@@ -151,12 +169,20 @@ export class RedisBus implements Bus {
   #handler: ((event: BusEvent) => void) | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #subscribed = false;
-  #synced = false;
+  /** Bumped whenever the cluster must hear this node's snapshot again (a link came back, Redis was emptied). */
+  #wanted = 1;
+  /** The value of `#wanted` the last successful snapshot answered; ready only when they agree. */
+  #synced = 0;
+  #joined = false;
   #closed = false;
   #syncing = false;
   #syncAgain = false;
   /** No reaping before this time: after an outage, live nodes get one TTL to beat again. */
   #reapAfter = 0;
+  /** Nodes missing from the heartbeats are not taken for gone before this time (after Redis was emptied). */
+  #missingAfter = 0;
+  /** The epoch of Redis's data as this node last saw it; `null` before the first beat. */
+  #epoch: string | null = null;
   /** What this node has told the cluster, to tell it again after Redis comes back. */
   readonly #mine = new Map<string, Presence>();
   /** What this node has heard of the others (and handed to the hub), by node, then name key. */
@@ -168,21 +194,37 @@ export class RedisBus implements Bus {
     this.#ttl = options.presenceTtlMs;
     this.#counters = options.counters;
     const onError = (error: Error) => log.warn("redis: {error}", { error: error.message, node: this.node });
-    // Each time both links are (again) up: beat, and exchange snapshots with the cluster (see #sync).
-    const onReady = () => this.#requestSync();
+    // Each time a link is (again) up, after a reconnect or a hang: beat, and exchange snapshots with the
+    // cluster (see #sync); until that succeeds the node is not ready.
+    const onReady = () => {
+      this.#wanted++;
+      this.#requestSync();
+    };
+    const timeout = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
     this.#pub = new RedisLink({
       url: options.url,
-      offlineQueue: false,
+      name: "bus",
+      ...timeout,
       onError,
       onReady: () => {
         // Beat first: whatever this node says next (a name claimed, a member online) comes from a live node.
-        this.#pub.command(["ZADD", NODES, Date.now(), this.node]).catch(() => {});
+        this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()).then(
+          (epoch) => this.#checkEpoch(epoch),
+          () => {},
+        );
         onReady();
       },
     });
     // The subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect, before
     // it reports ready again.
-    this.#sub = new RedisLink({ url: options.url, offlineQueue: true, onError, onReady });
+    this.#sub = new RedisLink({
+      url: options.url,
+      name: "subscriber",
+      subscriber: true,
+      ...timeout,
+      onError,
+      onReady,
+    });
     this.#sub.subscribe(CHANNEL, (text) => this.#receive(text)).then(() => {
       this.#subscribed = true;
       this.#requestSync();
@@ -195,9 +237,9 @@ export class RedisBus implements Bus {
     this.#handler = handler;
   }
 
-  /** Connected, subscribed, and the other nodes' members are known. */
+  /** Connected, subscribed, answering, and this node's latest snapshot exchanged with the cluster. */
   ready(): boolean {
-    return this.#synced && this.#subscribed && this.#pub.ready && this.#sub.ready;
+    return this.#synced === this.#wanted && this.#subscribed && this.#pub.ready && this.#sub.ready;
   }
 
   /** Publishes presence (and keeps it in this node's hash); messages are published by the store. */
@@ -265,6 +307,36 @@ export class RedisBus implements Bus {
     return Date.now() - this.#ttl;
   }
 
+  #beatArgs(): string[] {
+    return [this.node, String(Date.now()), crypto.randomUUID()];
+  }
+
+  /** Notices a Redis that lost its data since the last beat (its epoch changed) and heals presence. */
+  #checkEpoch(reply: unknown): void {
+    const epoch = String(reply);
+    if (this.#epoch === null || this.#epoch === epoch) {
+      this.#epoch = epoch;
+      return;
+    }
+    this.#epoch = epoch;
+    log.warn(
+      "Redis came back empty (restarted without its data, or flushed): history is gone and room ids start again at 1; names and presence are written again",
+      { node: this.node },
+    );
+    // Other nodes write their heartbeats again within a beat: until then, missing from them is not gone.
+    this.#missingAfter = Date.now() + this.#ttl;
+    this.#wanted++;
+    this.#requestSync();
+  }
+
+  /** Forgets nodes that are no longer among the heartbeats (reaped while this node could not hear it). */
+  #forgetMissing(everyone: ReadonlySet<string>): void {
+    if (Date.now() < this.#missingAfter) return;
+    for (const node of [...this.#known.keys()]) {
+      if (!everyone.has(node)) this.#deliver({ kind: "node-gone", node });
+    }
+  }
+
   #receive(text: string): void {
     if (this.#counters) this.#counters.busReceived++;
     let parsed: BusEvent | Published | SyncEvent;
@@ -289,7 +361,10 @@ export class RedisBus implements Bus {
     }
     if (parsed.kind === "node-gone" && parsed.node === this.node) {
       // We were reaped while Redis could not hear us: tell the cluster again who is here.
-      if (!this.#closed) this.#requestSync();
+      if (!this.#closed) {
+        this.#wanted++;
+        this.#requestSync();
+      }
       return;
     }
     this.#deliver(parsed);
@@ -358,11 +433,14 @@ export class RedisBus implements Bus {
 
   async #beat(): Promise<void> {
     if (this.#closed || !this.#pub.ready) return;
-    // A first sync that failed (Redis went away mid-way) is tried again: ready() waits for it.
-    if (!this.#synced) this.#requestSync();
+    // A snapshot that failed (Redis still loading, or gone again mid-way) is tried again: ready() waits for it.
+    if (this.#synced !== this.#wanted) this.#requestSync();
     try {
-      await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
+      this.#checkEpoch(await this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()));
       if (Date.now() < this.#reapAfter) return;
+      if (this.#known.size > 0) {
+        this.#forgetMissing(new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]));
+      }
       const dead = await this.#pub.command([
         "ZRANGEBYSCORE",
         NODES,
@@ -402,9 +480,10 @@ export class RedisBus implements Bus {
    * node's hash and reconcile with what we had heard; forget nodes that were reaped while we could not hear.
    */
   async #sync(): Promise<void> {
+    const wanted = this.#wanted;
     try {
       this.#reapAfter = Date.now() + this.#ttl;
-      await this.#pub.command(["ZADD", NODES, Date.now(), this.node]);
+      this.#checkEpoch(await this.#pub.script(BEAT, [NODES, EPOCH], this.#beatArgs()));
       const members = [...this.#mine.values()];
       const event: SyncEvent = {
         kind: "sync",
@@ -427,18 +506,17 @@ export class RedisBus implements Bus {
       if (this.#counters) this.#counters.busPublished++;
       if (lost.length > 0) log.warn("names taken elsewhere while this node was away", { keys: lost });
 
-      const everyone = new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]);
-      for (const node of [...this.#known.keys()]) {
-        if (!everyone.has(node)) this.#deliver({ kind: "node-gone", node });
-      }
+      this.#forgetMissing(new Set(await this.#pub.command(["ZRANGE", NODES, 0, -1]) as string[]));
       const live = await this.#pub.command(["ZRANGEBYSCORE", NODES, this.#cutoff(), "+inf"]) as string[];
       for (const node of live) {
         if (node === this.node) continue;
         const flat = await this.#pub.command(["HGETALL", presenceKey(node)]) as string[];
         this.#reconcile(node, fromHash(flat));
       }
-      if (!this.#synced) log.info("joined the cluster", { node: this.node, nodes: live.length });
-      this.#synced = true;
+      if (!this.#joined) log.info("joined the cluster", { node: this.node, nodes: live.length });
+      this.#joined = true;
+      // A link that came back (or an epoch that changed) meanwhile wants another snapshot: not ready yet.
+      this.#synced = wanted;
     } catch (error) {
       log.warn("bus: cannot sync with the cluster: {error}", { error: String(error) });
     }

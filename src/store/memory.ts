@@ -108,7 +108,7 @@ function slice<T extends { id: number }>(
   options: RangeOptions,
   keep: number,
 ): Range<T> {
-  if (!log) return { messages: [], complete: true };
+  if (!log) return { messages: [], complete: isComplete(options, 1, 1) };
   const { after, before, limit } = options;
   // The array is trimmed in chunks; what is over the retention limit is already gone as far as readers know.
   const items = log.items.length > keep ? log.items.slice(log.items.length - keep) : log.items;

@@ -5,7 +5,8 @@
  * entry id, trimmed to the retention limit) and publishes it to every node (`PUBLISH`), as one atomic step:
  * ids have no gaps or duplicates, the stream's order is the delivery order, and a message is acknowledged
  * only once Redis has stored it. Delivery to members happens when the bus hears the publication, on every
- * node alike.
+ * node alike. Each append carries its deadline on Redis's clock: one that Redis runs after its sender was told
+ * it failed (Redis hung meanwhile) stores and publishes nothing.
  * @module
  */
 
@@ -19,8 +20,12 @@ import type { Histogram } from "../metrics.ts";
 
 const log = getLogger(["hubbub", "store"]);
 
-// KEYS: seq, log, channel. ARGV: message JSON (no id), retention limit, event kind.
+// KEYS: seq, log, channel. ARGV: message JSON (no id), retention limit, event kind, deadline (ms, Redis's
+// clock). Past the deadline the sender has been told the message was not sent (Redis hung meanwhile): 0, and
+// nothing is stored or published.
 const APPEND = new Script(`
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[4]) then return 0 end
 local id = redis.call('INCR', KEYS[1])
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], id .. '-1', 'm', ARGV[1])
 redis.call('PUBLISH', KEYS[3], '{"kind":"' .. ARGV[3] .. '","id":' .. id .. ',"m":' .. ARGV[1] .. '}')
@@ -37,6 +42,8 @@ export interface RedisStoreOptions {
   readonly pruneEveryMs?: number;
   /** Where Redis round-trip times go (for `/metrics`). */
   readonly latency?: Histogram;
+  /** A command unanswered this long fails, and the store is not ready until Redis answers again. */
+  readonly timeoutMs?: number;
 }
 
 type Entry = [id: string, fields: string[]];
@@ -52,7 +59,8 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.#redis = new RedisLink({
       url: options.url,
-      offlineQueue: false,
+      name: "store",
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
       onError: (error) => log.warn("redis: {error}", { error: error.message }),
     });
     this.#retention = options.retention;
@@ -63,7 +71,7 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Whether Redis is connected. */
+  /** Whether Redis is connected and answering. */
   ready(): boolean {
     return this.#redis.ready;
   }
@@ -83,13 +91,17 @@ export class RedisStore implements Store {
   async #append(kind: "room" | "dm", key: string, event: string, message: object): Promise<number> {
     const keys = logKeys(kind, key);
     const started = performance.now();
-    const id = await this.#redis.script(APPEND, [keys.seq, keys.log, CHANNEL], [
-      JSON.stringify(message),
-      this.#retention.limit,
-      event,
-    ]);
+    const id = Number(
+      await this.#redis.script(APPEND, [keys.seq, keys.log, CHANNEL], [
+        JSON.stringify(message),
+        this.#retention.limit,
+        event,
+        this.#redis.deadline(),
+      ]),
+    );
     this.#latency?.observe((performance.now() - started) / 1000);
-    return Number(id);
+    if (id === 0) throw new Error("Cannot store the message: Redis ran it after its sender gave up");
+    return id;
   }
 
   /** {@inheritDoc Store.range} */

@@ -8,6 +8,10 @@
  * even when retention has pruned every message of a room. Pruning runs in small slices on a timer,
  * never on the append path. Opening a database written by an older release first brings it up to date
  * (`PRAGMA user_version`; today: DM pair keys folded like names), in one transaction.
+ *
+ * A store whose commits fail (a full disk, a file made read-only) is not ready: `/readyz` answers 503 so a
+ * balancer sends people elsewhere. While it fails, a tiny write is tried every second, so it becomes ready
+ * again by itself once the disk has room, even when nobody sends anything meanwhile.
  * @module
  */
 
@@ -100,9 +104,15 @@ const utf8 = new TextDecoder();
 /** Rows deleted per pruning slice: small enough that one slice never stalls the event loop noticeably. */
 const PRUNE_SLICE = 2000;
 
+/** How often a failing store tries a write to learn whether commits work again (milliseconds). */
+const PROBE_EVERY_MS = 1000;
+
 /** The SQLite {@linkcode Store}. */
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
+  readonly #path: string;
+  /** Set while commits fail; the timer tries a write until one works. */
+  #probeTimer: ReturnType<typeof setInterval> | undefined;
   readonly #retention: Retention;
   readonly #now: () => number;
   readonly #counters = new Map<string, number>();
@@ -131,18 +141,31 @@ export class SqliteStore implements Store {
     StatementSync
   >;
 
-  /** Opens (or creates) the database. Throws when the file cannot be opened. */
+  /** Opens (or creates) the database. Throws, naming the file, when it cannot be opened or written. */
   constructor(options: SqliteStoreOptions) {
     this.#retention = options.retention;
     this.#now = options.now ?? Date.now;
-    this.#db = new DatabaseSync(options.path);
-    this.#db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === "normal" ? "NORMAL" : "FULL"};`,
-    );
-    this.#db.exec("PRAGMA busy_timeout = 5000;");
-    this.#db.exec(SCHEMA);
-    migrate(this.#db);
-    const db = this.#db;
+    this.#path = options.path;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(options.path);
+      db.exec(
+        `PRAGMA journal_mode = WAL; PRAGMA synchronous = ${options.sync === "normal" ? "NORMAL" : "FULL"};`,
+      );
+      db.exec("PRAGMA busy_timeout = 5000;");
+      db.exec(SCHEMA);
+      migrate(db);
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // Not open.
+      }
+      throw new Error(`Cannot open the store sqlite:${options.path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.#db = db;
     const columns = `room_name, id, time, sender, ${TEXT_AS_BYTES}, conn, tag`;
     const directColumns = `id, time, sender, recipient, ${TEXT_AS_BYTES}, conn`;
     this.#sql = {
@@ -188,6 +211,11 @@ export class SqliteStore implements Store {
     };
     const every = options.pruneEveryMs ?? 30_000;
     if (every > 0) this.#pruneTimer = setInterval(() => this.#pruneSlice(), every);
+  }
+
+  /** Whether commits work: false from a failed commit until one succeeds (an append's or the probe's). */
+  ready(): boolean {
+    return !this.#closed && this.#probeTimer === undefined;
   }
 
   /** {@inheritDoc Store.append} */
@@ -271,6 +299,7 @@ export class SqliteStore implements Store {
     this.#closed = true;
     clearImmediate(this.#flushTimer);
     clearInterval(this.#pruneTimer);
+    clearInterval(this.#probeTimer);
     this.#db.close();
     return Promise.resolve();
   }
@@ -321,17 +350,52 @@ export class SqliteStore implements Store {
       }
       // Forget the failed batch's ids: the counters reload from the last commit, so ids keep no gaps.
       for (const log of lasts.keys()) this.#counters.delete(log);
-      log.error("store commit failed: {error}", {
+      log.error("store commit failed on {path}: {error}", {
+        path: this.#path,
         error: String(error),
         messages: rooms.length + directs.length,
       });
+      this.#failing();
       const failure = new Error(`Cannot store messages: ${(error as Error).message}`, { cause: error });
       for (const p of rooms) p.reject(failure);
       for (const p of directs) p.reject(failure);
       return;
     }
+    this.#working();
     for (const { row, resolve } of rooms) resolve(row);
     for (const { row, resolve } of directs) resolve(row);
+  }
+
+  /** Commits fail: not ready, and a write is tried every second until one works. */
+  #failing(): void {
+    if (this.#probeTimer !== undefined || this.#closed) return;
+    this.#probeTimer = setInterval(() => this.#probe(), PROBE_EVERY_MS);
+  }
+
+  /** A commit worked: ready again. */
+  #working(): void {
+    if (this.#probeTimer === undefined) return;
+    clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+    log.info("store commits work again on {path}", { path: this.#path });
+  }
+
+  /** Writes and removes a row in one transaction: it commits only if the file takes writes again. */
+  #probe(): void {
+    try {
+      this.#db.exec("BEGIN");
+      this.#sql.setCounter.run("probe", this.#now());
+      this.#db.exec("DELETE FROM counters WHERE log = 'probe'");
+      this.#db.exec("COMMIT");
+    } catch {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // The failure happened where no transaction was open.
+      }
+      return;
+    }
+    this.#working();
   }
 
   #slice<T>(after: StatementSync, before: StatementSync, key: string, options: RangeOptions): T[] {

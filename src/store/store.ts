@@ -36,10 +36,12 @@ export interface Range<T> {
 
 /**
  * Whether retention left a range whole. Ids of a log have no gaps, so with `firstKept` (the oldest id still
- * stored) and `next` (the id the next message will get) the ids a range asked for are known.
+ * stored) and `next` (the id the next message will get) the ids a range asked for are known. An `after` the
+ * log never reached is not whole either: the asker saw that id in a history since lost (a Redis that came
+ * back empty, a memory store restarted), and what it missed is gone.
  */
 export function isComplete(options: RangeOptions, firstKept: number, next: number): boolean {
-  if (options.after !== undefined) return options.after + 1 >= firstKept;
+  if (options.after !== undefined) return options.after < next && options.after + 1 >= firstKept;
   // Without `after`, a range asks for the `limit` ids just below `before` (or below `next`).
   const top = Math.min(options.before ?? next, next);
   return Math.max(1, top - options.limit) >= firstKept;

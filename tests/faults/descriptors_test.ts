@@ -56,7 +56,7 @@ Deno.test("descriptors: 1 100 half-open HTTP requests and idle TCP connections u
     "0",
     "--rate",
     "0",
-  ], { openFiles: 1024, env: { DENO_NO_UPDATE_CHECK: "1" } });
+  ], { via: ["bash", "-c", 'ulimit -n 1024 && exec "$@"', "bash"], env: { DENO_NO_UPDATE_CHECK: "1" } });
   const tcp = await child.tcpAddr();
   const http = await child.httpAddr();
   const budget = Number(
