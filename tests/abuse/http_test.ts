@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { delay, eventually, serve, WsClient } from "../_helpers.ts";
+import { Child, delay, eventually, serve, WsClient } from "../_helpers.ts";
 import { assertHealthy, clientFrame, rawUpgrade, readUntilClose, writeAll } from "./_abuse.ts";
 
 const encoder = new TextEncoder();
@@ -274,4 +274,40 @@ Deno.test("GoBanter's typing rhythm: 100 keystrokes at 30/s then a send: no erro
   const typing = reader.frames.filter((f) => f.includes('"typing"')).length;
   assert.ok(typing >= 1 && typing <= 3, `${typing} typing notices`);
   await assertHealthy(server);
+});
+
+Deno.test("refusal log: a storm of refused connections writes one line per reason, then one summary a second", async () => {
+  await using child = new Child([
+    "run",
+    "-P=server",
+    "main.ts",
+    "--tcp",
+    "127.0.0.1:0",
+    "--http",
+    "127.0.0.1:0",
+    "--log-format",
+    "json",
+    "--max-connections-per-ip",
+    "2",
+  ]);
+  const tcp = await child.tcpAddr();
+  const http = await child.httpAddr();
+  // The two connections this address may hold (the limit counts every door together).
+  const held = await Promise.all([tcp, tcp].map((addr) => connect(addr)));
+  for (let i = 0; i < 60; i++) {
+    const conn = await connect(i % 2 === 0 ? tcp : http);
+    await readToClose(conn, 2000);
+  }
+  await delay(1500);
+  const refusals = child.records.filter((r) => /^connections? refused/.test(String(r.message)));
+  assert.ok(
+    refusals.length >= 1 && refusals.length <= 6,
+    `${refusals.length} refusal records for 60 refusals`,
+  );
+  const counted = refusals.reduce(
+    (n, r) => n + Number((r.properties as { count?: number }).count ?? 1),
+    0,
+  );
+  assert.equal(counted, 60, "the summaries add up to every refusal");
+  for (const conn of held) conn.close();
 });
