@@ -9,7 +9,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parse as parseToml } from "smol-toml";
 import denoJson from "../deno.json" with { type: "json" };
-import { checkAllowedOrigin } from "./http/origin.ts";
+import { LOG_LEVELS, type LogLevel } from "./log.ts";
 
 /** A listen address. */
 export interface HostPort {
@@ -18,11 +18,6 @@ export interface HostPort {
   /** Port; 0 picks a free one. */
   readonly port: number;
 }
-
-/** Log levels, lowest first. */
-export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
-/** One of {@linkcode LOG_LEVELS}. */
-export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Where history lives: in memory (gone at exit) or in a SQLite file. */
 export type StoreSpec = { readonly kind: "memory" } | { readonly kind: "sqlite"; readonly path: string };
@@ -517,14 +512,28 @@ function age(value: string): number {
 
 /** Collects `--allow-origin` values; the environment variable may hold several, comma-separated. */
 function origins(value: string, previous: readonly string[]): string[] {
+  return [...previous, ...value.split(",").filter((v) => v.trim() !== "").map(allowedOrigin)];
+}
+
+/**
+ * Parses an `--allow-origin` value: `*`, `null`, or an `http(s)`/`ws(s)` URL, which becomes its origin
+ * (`https://Chat.Example.com/` → `https://chat.example.com`) as `http/origin.ts` compares them.
+ */
+export function allowedOrigin(value: string): string {
+  const trimmed = value.trim();
+  if (trimmed === "*" || trimmed === "null") return trimmed;
+  let url: URL | undefined;
   try {
-    return [
-      ...previous,
-      ...value.split(",").filter((v) => v.trim() !== "").map((v) => checkAllowedOrigin(v.trim())),
-    ];
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
+    url = new URL(trimmed);
+  } catch {
+    // Refused below, like a URL of another scheme.
   }
+  if (!url || !/^(https?|wss?):$/.test(url.protocol)) {
+    throw new InvalidArgumentError(
+      `Cannot use '${trimmed}' as an origin: expected *, null or a URL like https://chat.example.com`,
+    );
+  }
+  return url.origin;
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -15,7 +15,11 @@ import {
   reset,
 } from "@logtape/logtape";
 import type { FormattedValues, LogRecord, Sink } from "@logtape/logtape";
-import type { LogLevel } from "./cli.ts";
+
+/** Log levels, lowest first. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = typeof LOG_LEVELS[number];
 
 /** Options of {@linkcode setupLogging}. */
 export interface LogOptions {

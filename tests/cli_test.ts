@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import {
+  allowedOrigin,
   type CliOutcome,
   type Config,
   DEFAULTS,
@@ -310,4 +311,16 @@ Deno.test({
     }
     assert.ok(value > 0, `duration("0.4ms") returned ${value}`);
   },
+});
+
+Deno.test("allowedOrigin: *, null, or an http(s)/ws(s) URL normalised to its origin", () => {
+  assert.equal(allowedOrigin("*"), "*");
+  assert.equal(allowedOrigin(" null "), "null");
+  assert.equal(allowedOrigin("https://Chat.Example.com/"), "https://chat.example.com");
+  assert.equal(allowedOrigin("https://chat.example.com:443/path?q"), "https://chat.example.com");
+  assert.equal(allowedOrigin("http://localhost:8080"), "http://localhost:8080");
+  assert.equal(allowedOrigin("wss://chat.example.com"), "wss://chat.example.com");
+  for (const bad of ["", "chat.example.com", "ftp://files.example.com", "file:///tmp/x", "not a url"]) {
+    assert.throws(() => allowedOrigin(bad), /as an origin: expected \*, null or a URL/, JSON.stringify(bad));
+  }
 });

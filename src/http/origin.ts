@@ -3,13 +3,15 @@
  * listed with `--allow-origin` (`*` for any, `null` for pages opened from disk).
  *
  * Origins are compared parsed (scheme, host, port; case-insensitive; a trailing `/` ignored), never as raw
- * strings; the same origin is this connection's scheme with the request's `Host`.
+ * strings: the request's `Origin` is parsed here, the allowed ones once when the command line is read
+ * (`src/cli.ts`); the same origin is this connection's scheme with the request's `Host`.
  * @module
  */
 
 /**
  * Whether a WebSocket upgrade from `request` may proceed. Same origin means the same scheme too: a page from
  * `https://host` may not open a socket on a plain-HTTP `host` (nor the other way round) unless allowed.
+ * `allowed` holds `*`, `null` and origins as `--allow-origin` normalises them (`https://host[:port]`).
  */
 export function originAllowed(request: Request, allowed: readonly string[], secure = false): boolean {
   const origin = request.headers.get("origin");
@@ -21,19 +23,7 @@ export function originAllowed(request: Request, allowed: readonly string[], secu
   const host = request.headers.get("host");
   // Same origin: the page was served by this host, over this connection's scheme.
   if (host && parse(`${secure ? "https" : "http"}://${host}`)?.origin === parsed.origin) return true;
-  return allowed.some((entry) => parse(entry)?.origin === parsed.origin);
-}
-
-/** Checks an `--allow-origin` value: `*`, `null` or an origin URL. Throws `TypeError` otherwise. */
-export function checkAllowedOrigin(value: string): string {
-  if (value === "*" || value === "null") return value;
-  const parsed = parse(value);
-  if (!parsed || !/^(https?|wss?):$/.test(parsed.protocol)) {
-    throw new TypeError(
-      `Cannot use '${value}' as an origin: expected *, null or a URL like https://chat.example.com`,
-    );
-  }
-  return parsed.origin;
+  return allowed.includes(parsed.origin);
 }
 
 function parse(value: string): URL | null {
