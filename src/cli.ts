@@ -1,15 +1,18 @@
 /**
- * Command line and environment → a validated {@linkcode Config}.
+ * Command line, `HUBBUB_*` variables and the `--config` file → a validated {@linkcode Config}.
  *
- * Every flag can also come from an environment variable `HUBBUB_*` (flags win). Bad values are refused
- * with one line and exit code 2, before anything starts.
+ * Every option is described once, in the table {@linkcode OPTION_GROUPS}: flag, variable, parser, default,
+ * help and the `Config` key. The commander program (and so `--help`), the config file reading, the `Config`
+ * type and {@linkcode DEFAULTS} are derived from it, and `tests/cli_test.ts` checks README's configuration
+ * table against it: a new option is one entry here plus its README row. Flags win over the environment,
+ * which wins over the file. Bad values are refused with one line and exit code 2, before anything starts.
  * @module
  */
 
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parse as parseToml } from "smol-toml";
 import denoJson from "../deno.json" with { type: "json" };
-import { LOG_LEVELS, type LogLevel } from "./log.ts";
+import { LOG_LEVELS } from "./log.ts";
 
 /** A listen address. */
 export interface HostPort {
@@ -22,115 +25,408 @@ export interface HostPort {
 /** Where history lives: in memory (gone at exit) or in a SQLite file. */
 export type StoreSpec = { readonly kind: "memory" } | { readonly kind: "sqlite"; readonly path: string };
 
-/** Everything hubbub needs to start; `main.ts` builds it from the command line, tests build it directly. */
-export interface Config {
-  /** TCP line protocol listener; `null` disables it. */
-  readonly tcp: HostPort | null;
-  /** HTTP and WebSocket listener; `null` disables it. */
-  readonly http: HostPort | null;
-  /** Close connections quiet for this long (milliseconds). */
-  readonly idleTimeoutMs: number;
-  /** Close connections that have not logged in after this long (milliseconds). */
-  readonly loginTimeoutMs: number;
-  /** HTTP: a request head (and body) must arrive within this long (milliseconds). */
-  readonly headerTimeoutMs: number;
-  /** HTTP: an idle keep-alive connection is closed after this long (milliseconds). */
-  readonly keepAliveMs: number;
-  /** Longest TCP line in bytes. */
-  readonly maxLineBytes: number;
-  /** Outbound bytes queued per connection before it is dropped as a slow reader. */
-  readonly maxQueueBytes: number;
-  /** Largest WebSocket frame accepted, in bytes. */
-  readonly maxFrameBytes: number;
-  /** Origins allowed to open WebSockets besides the same origin (`*`, `null`, or origins). */
-  readonly allowOrigins: readonly string[];
-  /** Full user lists go to a room at most this often (milliseconds). */
-  readonly presenceIntervalMs: number;
-  /** Full-list frames and pages carry at most this many names (with the total). */
-  readonly listLimit: number;
-  /** Most open connections in total; 0 means unlimited. */
-  readonly maxConnections: number;
-  /** Most open connections from one IP address; 0 means unlimited. */
-  readonly maxConnectionsPerIp: number;
-  /** Inbound lines or frames per second per connection; 0 means unlimited. */
-  readonly rate: number;
-  /** How many lines or frames may arrive at once before the rate applies. */
-  readonly burst: number;
-  /** Rooms one connection may be in at once. */
-  readonly maxRooms: number;
-  /** Longest member name, in characters (at most 32, the protocol's limit). */
-  readonly maxName: number;
-  /** Longest room name, in characters (at most 64, the protocol's limit). */
-  readonly maxRoomName: number;
-  /** Where history lives. */
-  readonly store: StoreSpec;
-  /** `full`: fsync each batch before acknowledging; `normal`: survive a crash of hubbub, not of the OS. */
-  readonly storeSync: "full" | "normal";
-  /** Messages kept per room and per DM pair. */
-  readonly historyLimit: number;
-  /** Messages older than this are pruned (milliseconds); 0 keeps them regardless of age. */
-  readonly historyAgeMs: number;
-  /** Messages replayed to goChat clients when they join; 0 turns it off. */
-  readonly historyOnJoin: number;
-  /** Messages replayed to MaChat clients (TCP and `/mychat`) when they join; 0 (the default) turns it off. */
-  readonly machatHistoryOnJoin: number;
-  /** Redis URL: when set, the store and the bus are Redis and processes form one cluster. */
-  readonly redis: string | null;
-  /** Processes to run on this machine (sharing the ports); more than one needs `redis`. */
-  readonly workers: number;
-  /** A node whose heartbeat is older than this is gone, with its members (milliseconds). */
-  readonly presenceTtlMs: number;
-  /** A Redis command unanswered this long fails, and the node is not ready until Redis answers (milliseconds). */
-  readonly redisTimeoutMs: number;
-  /** This process's id in the cluster; generated when not given. */
-  readonly nodeId: string | null;
-  /** Listen with SO_REUSEPORT (set for the workers of `--workers`). */
-  readonly reusePort: boolean;
-  /** `json` (one JSON object per line) or `pretty` (for people). */
-  readonly logFormat: "json" | "pretty";
-  /** Lowest level logged. */
-  readonly logLevel: LogLevel;
+/**
+ * One option, described once: `K` is the {@linkcode Config} key it sets, `T` the type its parser (or its
+ * choices) yields, `D` its default; a `null` default adds `null` ("not set") to the option's type.
+ */
+export interface OptionSpec<K extends string | null = string | null, T = unknown, D = unknown> {
+  /** The `Config` key it sets; `null` for `--config`, which only names a file of other options. */
+  readonly key: K;
+  /** The long flag and its value name, as help shows them (`--tcp <host:port>`); without a value: a switch. */
+  readonly flag: string;
+  /** Its `HUBBUB_*` variable; options hubbub sets only for its own workers have none. */
+  readonly env?: string;
+  /** Parses one value of a flag, variable or file key; a repeatable option adds it to `previous`. */
+  parse?(value: string, previous: T): T;
+  /** The values allowed, for an option that is a choice (instead of `parse`). */
+  readonly choices?: readonly T[];
+  /** The value when nothing sets it. */
+  readonly default: D;
+  /** The default as `--help` and README show it; without it: the value itself, or none when `null`. */
+  readonly shown?: string;
+  /** The default instead of `default` when stderr is a terminal. */
+  readonly onTerminal?: T;
+  /** What it does, in one line of `--help`. */
+  readonly help: string;
+  /** Set by hubbub for its own workers: in neither `--help` nor README. */
+  readonly hidden?: boolean;
 }
+
+// Only types the entries: the type parameters are inferred from `parse` or `choices`, and from `default`.
+function option<K extends string | null, const T, const D extends T | null>(
+  spec: OptionSpec<K, T, D>,
+): OptionSpec<K, T, D> {
+  return spec;
+}
+
+const GENERAL = [
+  option({
+    key: null,
+    flag: "--config <file>",
+    env: "HUBBUB_CONFIG",
+    parse: asIs,
+    default: null,
+    help: "read options from a JSON or TOML file (keys are option names)",
+  }),
+] as const;
+
+const LISTENERS = [
+  option({
+    key: "tcp",
+    flag: "--tcp <host:port>",
+    env: "HUBBUB_TCP",
+    parse: hostPort,
+    default: { hostname: "0.0.0.0", port: 4000 },
+    shown: "0.0.0.0:4000",
+    help: "TCP line protocol listener, or 'off'",
+  }),
+  option({
+    key: "http",
+    flag: "--http <host:port>",
+    env: "HUBBUB_HTTP",
+    parse: hostPort,
+    default: { hostname: "0.0.0.0", port: 8080 },
+    shown: "0.0.0.0:8080",
+    help: "HTTP and WebSocket listener, or 'off'",
+  }),
+  option({
+    key: "allowOrigins",
+    flag: "--allow-origin <origin>",
+    env: "HUBBUB_ALLOW_ORIGIN",
+    parse: origins,
+    default: [],
+    shown: "same origin only",
+    help: "also accept WebSockets from this origin (repeatable; * for any)",
+  }),
+] as const;
+
+const TIMEOUTS = [
+  option({
+    key: "idleTimeoutMs",
+    flag: "--idle-timeout <duration>",
+    env: "HUBBUB_IDLE_TIMEOUT",
+    parse: duration,
+    default: 60_000,
+    shown: "60s",
+    help: "close connections quiet this long (e.g. 60s, 5m)",
+  }),
+  option({
+    key: "loginTimeoutMs",
+    flag: "--login-timeout <duration>",
+    env: "HUBBUB_LOGIN_TIMEOUT",
+    parse: duration,
+    default: 30_000,
+    shown: "30s",
+    help: "close connections that have not logged in after this long",
+  }),
+  option({
+    key: "headerTimeoutMs",
+    flag: "--header-timeout <duration>",
+    env: "HUBBUB_HEADER_TIMEOUT",
+    parse: duration,
+    default: 10_000,
+    shown: "10s",
+    help: "HTTP: a request head must arrive within this long",
+  }),
+  option({
+    key: "keepAliveMs",
+    flag: "--keep-alive <duration>",
+    env: "HUBBUB_KEEP_ALIVE",
+    parse: duration,
+    default: 30_000,
+    shown: "30s",
+    help: "HTTP: close an idle keep-alive connection after this long",
+  }),
+] as const;
+
+const LIMITS = [
+  option({
+    key: "maxLineBytes",
+    flag: "--max-line <size>",
+    env: "HUBBUB_MAX_LINE",
+    parse: size,
+    default: 8 * 1024,
+    shown: "8KiB",
+    help: "longest TCP line (e.g. 8KiB)",
+  }),
+  option({
+    key: "maxFrameBytes",
+    flag: "--max-frame <size>",
+    env: "HUBBUB_MAX_FRAME",
+    parse: size,
+    default: 64 * 1024,
+    shown: "64KiB",
+    help: "largest WebSocket frame (e.g. 64KiB)",
+  }),
+  option({
+    key: "maxQueueBytes",
+    flag: "--max-queue <size>",
+    env: "HUBBUB_MAX_QUEUE",
+    parse: size,
+    default: 1024 * 1024,
+    shown: "1MiB",
+    help: "outbound bytes queued per connection before a slow reader is dropped",
+  }),
+  option({
+    key: "maxConnections",
+    flag: "--max-connections <n>",
+    env: "HUBBUB_MAX_CONNECTIONS",
+    parse: integer,
+    default: 10_000,
+    help: "most open connections in total; 0 = unlimited",
+  }),
+  option({
+    key: "maxConnectionsPerIp",
+    flag: "--max-connections-per-ip <n>",
+    env: "HUBBUB_MAX_CONNECTIONS_PER_IP",
+    parse: integer,
+    default: 100,
+    help: "most open connections from one IP address; 0 = unlimited",
+  }),
+  option({
+    key: "rate",
+    flag: "--rate <n>",
+    env: "HUBBUB_RATE",
+    parse: integer,
+    default: 10,
+    help: "lines or frames per second per connection (then slowed, then dropped); 0 = off",
+  }),
+  option({
+    key: "burst",
+    flag: "--burst <n>",
+    env: "HUBBUB_BURST",
+    parse: integer,
+    default: 30,
+    help: "lines or frames that may arrive at once before --rate applies",
+  }),
+] as const;
+
+const ROOMS = [
+  option({
+    key: "maxRooms",
+    flag: "--max-rooms <n>",
+    env: "HUBBUB_MAX_ROOMS",
+    parse: integer,
+    default: 50,
+    help: "rooms one connection may be in at once",
+  }),
+  option({
+    key: "maxName",
+    flag: "--max-name <n>",
+    env: "HUBBUB_MAX_NAME",
+    parse: bounded(1, 32),
+    default: 32,
+    help: "longest member name (1-32 characters)",
+  }),
+  option({
+    key: "maxRoomName",
+    flag: "--max-room-name <n>",
+    env: "HUBBUB_MAX_ROOM_NAME",
+    parse: bounded(1, 64),
+    default: 64,
+    help: "longest room name (1-64 characters)",
+  }),
+  option({
+    key: "presenceIntervalMs",
+    flag: "--presence-interval <duration>",
+    env: "HUBBUB_PRESENCE_INTERVAL",
+    parse: duration,
+    default: 250,
+    shown: "250ms",
+    help: "send full user lists to a room at most this often",
+  }),
+  option({
+    key: "listLimit",
+    flag: "--list-limit <n>",
+    env: "HUBBUB_LIST_LIMIT",
+    parse: bounded(1, 100_000),
+    default: 1000,
+    help: "names per user-list frame or page in big rooms (the total is always sent)",
+  }),
+] as const;
+
+const HISTORY = [
+  option({
+    key: "store",
+    flag: "--store <store>",
+    env: "HUBBUB_STORE",
+    parse: store,
+    default: { kind: "sqlite", path: "./hubbub.db" },
+    shown: "sqlite:./hubbub.db",
+    help: "where history lives: sqlite:PATH or memory",
+  }),
+  option({
+    key: "storeSync",
+    flag: "--store-sync <mode>",
+    env: "HUBBUB_STORE_SYNC",
+    choices: ["full", "normal"],
+    default: "full",
+    help: "full: fsync before acknowledging; normal: survive crashes of hubbub only",
+  }),
+  option({
+    key: "historyLimit",
+    flag: "--history-limit <n>",
+    env: "HUBBUB_HISTORY_LIMIT",
+    parse: integer,
+    default: 1000,
+    help: "messages kept per room and per DM pair",
+  }),
+  option({
+    key: "historyAgeMs",
+    flag: "--history-age <duration>",
+    env: "HUBBUB_HISTORY_AGE",
+    parse: age,
+    default: 0,
+    shown: "off",
+    help: "also prune messages older than this (e.g. 30d), or 'off'",
+  }),
+  option({
+    key: "historyOnJoin",
+    flag: "--history-on-join <n>",
+    env: "HUBBUB_HISTORY_ON_JOIN",
+    parse: integer,
+    default: 20,
+    help: "recent messages replayed to goChat clients on join; 0 = off",
+  }),
+  option({
+    key: "machatHistoryOnJoin",
+    flag: "--machat-history-on-join <n>",
+    env: "HUBBUB_MACHAT_HISTORY_ON_JOIN",
+    parse: integer,
+    default: 0,
+    help: "recent messages replayed to MaChat clients on join (shown as live lines); 0 = off",
+  }),
+] as const;
+
+const CLUSTER = [
+  option({
+    key: "redis",
+    flag: "--redis <url>",
+    env: "HUBBUB_REDIS_URL",
+    parse: redisUrl,
+    default: null,
+    help: "join a cluster: history, names and presence in Redis (redis://host:6379/0)",
+  }),
+  option({
+    key: "workers",
+    flag: "--workers <n>",
+    env: "HUBBUB_WORKERS",
+    parse: bounded(1, 64),
+    default: 1,
+    help: "processes to run on this machine, sharing the ports (needs --redis)",
+  }),
+  option({
+    key: "presenceTtlMs",
+    flag: "--presence-ttl <duration>",
+    env: "HUBBUB_PRESENCE_TTL",
+    parse: duration,
+    default: 15_000,
+    shown: "15s",
+    help: "a cluster node silent this long is gone, with its members",
+  }),
+  option({
+    key: "redisTimeoutMs",
+    flag: "--redis-timeout <duration>",
+    env: "HUBBUB_REDIS_TIMEOUT",
+    parse: duration,
+    default: 2000,
+    shown: "2s",
+    help: "a Redis command unanswered this long fails; the node is not ready until Redis answers",
+  }),
+  option({
+    key: "nodeId",
+    flag: "--node-id <id>",
+    env: "HUBBUB_NODE_ID",
+    parse: nodeId,
+    default: null,
+    shown: "generated",
+    help: "this process's name in the cluster",
+  }),
+  option({
+    key: "reusePort",
+    flag: "--reuse-port",
+    parse: switchValue,
+    default: false,
+    help: "share the listening ports; set for the workers of --workers",
+    hidden: true,
+  }),
+] as const;
+
+const LOGGING = [
+  option({
+    key: "logFormat",
+    flag: "--log-format <format>",
+    env: "HUBBUB_LOG_FORMAT",
+    choices: ["json", "pretty"],
+    default: "json",
+    onTerminal: "pretty",
+    shown: "json, pretty on a terminal",
+    help: "log format",
+  }),
+  option({
+    key: "logLevel",
+    flag: "--log-level <level>",
+    env: "HUBBUB_LOG_LEVEL",
+    choices: LOG_LEVELS,
+    default: "info",
+    help: "lowest level logged",
+  }),
+] as const;
+
+/** The option table, by the heading `--help` shows each group under (in this order). */
+export const OPTION_GROUPS = {
+  Options: GENERAL,
+  Listeners: LISTENERS,
+  Timeouts: TIMEOUTS,
+  Limits: LIMITS,
+  "Rooms and names": ROOMS,
+  History: HISTORY,
+  Cluster: CLUSTER,
+  Logging: LOGGING,
+} as const;
+
+type Spec = (typeof OPTION_GROUPS)[keyof typeof OPTION_GROUPS][number];
+
+/** Every option of {@linkcode OPTION_GROUPS}, in help order. */
+export const OPTIONS: readonly Spec[] = Object.values(OPTION_GROUPS).flat();
+
+type ValueOf<S> = S extends OptionSpec<string | null, infer T, infer D> ? T | (null extends D ? null : never)
+  : never;
+
+/**
+ * Everything hubbub needs to start, one key per option of the table; `main.ts` builds it from the command
+ * line, tests build it directly. Durations are milliseconds, sizes bytes; `null` means off or not set.
+ */
+export type Config = { readonly [S in Spec as S["key"] & string]: ValueOf<S> };
 
 /** hubbub's version, from `deno.json`. */
 export const VERSION: string = denoJson.version;
 
-/** The embedded defaults: `deno task start` with no flags runs on these. */
-export const DEFAULTS = {
-  tcp: { hostname: "0.0.0.0", port: 4000 },
-  http: { hostname: "0.0.0.0", port: 8080 },
-  idleTimeoutMs: 60_000,
-  loginTimeoutMs: 30_000,
-  headerTimeoutMs: 10_000,
-  keepAliveMs: 30_000,
-  maxLineBytes: 8 * 1024,
-  maxQueueBytes: 1024 * 1024,
-  maxFrameBytes: 64 * 1024,
-  allowOrigins: [],
-  presenceIntervalMs: 250,
-  listLimit: 1000,
-  maxConnections: 10_000,
-  maxConnectionsPerIp: 100,
-  rate: 10,
-  burst: 30,
-  maxRooms: 50,
-  maxName: 32,
-  maxRoomName: 64,
-  store: { kind: "sqlite", path: "./hubbub.db" },
-  storeSync: "full",
-  historyLimit: 1000,
-  historyAgeMs: 0,
-  historyOnJoin: 20,
-  machatHistoryOnJoin: 0,
-  redis: null,
-  workers: 1,
-  presenceTtlMs: 15_000,
-  redisTimeoutMs: 2000,
-  nodeId: null,
-  reusePort: false,
-  logFormat: "json",
-  logLevel: "info",
-} as const satisfies Config;
+// The one place a Config is put together from the table: one key per keyed entry, each with a value that
+// entry's default or parser gave, which is what the Config type says.
+function configFrom(value: (spec: Spec) => unknown): Config {
+  return Object.fromEntries(
+    OPTIONS.flatMap((spec) => spec.key === null ? [] : [[spec.key, value(spec)]]),
+  ) as Config;
+}
+
+/** The embedded defaults: `deno task start` with no flags runs on these (json logs, as off a terminal). */
+export const DEFAULTS: Config = Object.freeze(configFrom((spec) => spec.default));
+
+/** The default of `spec` as `--help` and README show it; `null` when it has none to show. */
+export function shownDefault(spec: OptionSpec): string | null {
+  if (spec.shown !== undefined) return spec.shown;
+  if (spec.default === null) return null;
+  if (typeof spec.default === "object") {
+    throw new TypeError(`Cannot show the default of ${spec.flag}: set 'shown'`);
+  }
+  return String(spec.default);
+}
+
+/** The option's name: its long flag without dashes, as in config files (`idle-timeout`). */
+export function optionName(spec: OptionSpec): string {
+  return spec.flag.split(" ", 1)[0]!.slice(2);
+}
 
 /** What {@linkcode parseCli} decided: run with a config, or exit with a code (help, version, bad flag). */
 export type CliOutcome = { readonly config: Config } | { readonly exit: number };
@@ -145,166 +441,55 @@ export interface CliOutput {
   readonly tty: boolean;
 }
 
-/** Parses `argv` (without the program name) and `HUBBUB_*` variables into a config. */
+/** Parses `argv` (without the program name), `HUBBUB_*` variables and the `--config` file into a config. */
 export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome {
+  const program = commanderProgram(output);
+  let config: Config;
+  try {
+    program.parse(argv as string[], { from: "user" });
+    const file: unknown = program.getOptionValue("config");
+    const fromFile = typeof file === "string" && file !== "" ? readConfigFile(program, file) : new Map();
+    config = configFrom((spec) => {
+      const source = program.getOptionValueSource(attributeName(spec));
+      if (source === "cli" || source === "env") {
+        return fromCommander(program.getOptionValue(attributeName(spec)));
+      }
+      if (fromFile.has(spec)) return fromFile.get(spec);
+      return output.tty && spec.onTerminal !== undefined ? spec.onTerminal : spec.default;
+    });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const clean = error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
+        error.code === "commander.help";
+      return { exit: clean ? 0 : 2 };
+    }
+    throw error;
+  }
+  const [command] = program.args;
+  if (command !== undefined && command !== "serve") {
+    output.err(`error: unknown command '${command}' (the only command is 'serve'; see --help)\n`);
+    return { exit: 2 };
+  }
+  if (config.workers > 1 && config.redis === null) {
+    output.err(
+      "error: --workers needs --redis (worker processes share rooms, names and history through Redis)\n",
+    );
+    return { exit: 2 };
+  }
+  return { config };
+}
+
+/** The commander program of the table: flags, variables, help; it leaves the config file to us. */
+function commanderProgram(output: CliOutput): Command {
   const program = new Command("hubbub")
     .description("Rooms, DMs and history for browsers, ncat and older chat clients, in one program.")
     .argument("[command]", "what to do; 'serve' (the default) is the only command", "serve")
     .version(`hubbub ${VERSION} (deno ${Deno.version.deno})`, "-V, --version", "print the version and exit")
-    .helpOption("-h, --help", "show this help and exit")
-    .addOption(
-      new Option("--tcp <host:port>", "TCP line protocol listener, or 'off'")
-        .env("HUBBUB_TCP").argParser(hostPort).default(DEFAULTS.tcp, "0.0.0.0:4000"),
-    )
-    .addOption(
-      new Option("--http <host:port>", "HTTP and WebSocket listener, or 'off'")
-        .env("HUBBUB_HTTP").argParser(hostPort).default(DEFAULTS.http, "0.0.0.0:8080"),
-    )
-    .addOption(
-      new Option("--idle-timeout <duration>", "close connections quiet this long (e.g. 60s, 5m)")
-        .env("HUBBUB_IDLE_TIMEOUT").argParser(duration).default(DEFAULTS.idleTimeoutMs, "60s"),
-    )
-    .addOption(
-      new Option("--login-timeout <duration>", "close connections that have not logged in after this long")
-        .env("HUBBUB_LOGIN_TIMEOUT").argParser(duration).default(DEFAULTS.loginTimeoutMs, "30s"),
-    )
-    .addOption(
-      new Option("--header-timeout <duration>", "HTTP: a request head must arrive within this long")
-        .env("HUBBUB_HEADER_TIMEOUT").argParser(duration).default(DEFAULTS.headerTimeoutMs, "10s"),
-    )
-    .addOption(
-      new Option("--keep-alive <duration>", "HTTP: close an idle keep-alive connection after this long")
-        .env("HUBBUB_KEEP_ALIVE").argParser(duration).default(DEFAULTS.keepAliveMs, "30s"),
-    )
-    .addOption(
-      new Option("--max-line <size>", "longest TCP line (e.g. 8KiB)")
-        .env("HUBBUB_MAX_LINE").argParser(size).default(DEFAULTS.maxLineBytes, "8KiB"),
-    )
-    .addOption(
-      new Option("--max-frame <size>", "largest WebSocket frame (e.g. 64KiB)")
-        .env("HUBBUB_MAX_FRAME").argParser(size).default(DEFAULTS.maxFrameBytes, "64KiB"),
-    )
-    .addOption(
-      new Option("--allow-origin <origin>", "also accept WebSockets from this origin (repeatable; * for any)")
-        .env("HUBBUB_ALLOW_ORIGIN").argParser(origins).default([], "same origin only"),
-    )
-    .addOption(
-      new Option("--max-queue <size>", "outbound bytes queued per connection before a slow reader is dropped")
-        .env("HUBBUB_MAX_QUEUE").argParser(size).default(DEFAULTS.maxQueueBytes, "1MiB"),
-    )
-    .addOption(
-      new Option("--presence-interval <duration>", "send full user lists to a room at most this often")
-        .env("HUBBUB_PRESENCE_INTERVAL").argParser(duration).default(DEFAULTS.presenceIntervalMs, "250ms"),
-    )
-    .addOption(
-      new Option(
-        "--list-limit <n>",
-        "names per user-list frame or page in big rooms (the total is always sent)",
-      )
-        .env("HUBBUB_LIST_LIMIT").argParser(bounded(1, 100_000)).default(DEFAULTS.listLimit),
-    )
-    .addOption(
-      new Option("--max-connections <n>", "most open connections in total; 0 = unlimited")
-        .env("HUBBUB_MAX_CONNECTIONS").argParser(integer).default(DEFAULTS.maxConnections),
-    )
-    .addOption(
-      new Option("--max-connections-per-ip <n>", "most open connections from one IP address; 0 = unlimited")
-        .env("HUBBUB_MAX_CONNECTIONS_PER_IP").argParser(integer).default(DEFAULTS.maxConnectionsPerIp),
-    )
-    .addOption(
-      new Option(
-        "--rate <n>",
-        "lines or frames per second per connection (then slowed, then dropped); 0 = off",
-      )
-        .env("HUBBUB_RATE").argParser(integer).default(DEFAULTS.rate),
-    )
-    .addOption(
-      new Option("--burst <n>", "lines or frames that may arrive at once before --rate applies")
-        .env("HUBBUB_BURST").argParser(integer).default(DEFAULTS.burst),
-    )
-    .addOption(
-      new Option("--max-rooms <n>", "rooms one connection may be in at once")
-        .env("HUBBUB_MAX_ROOMS").argParser(integer).default(DEFAULTS.maxRooms),
-    )
-    .addOption(
-      new Option("--max-name <n>", "longest member name (1-32 characters)")
-        .env("HUBBUB_MAX_NAME").argParser(bounded(1, 32)).default(DEFAULTS.maxName),
-    )
-    .addOption(
-      new Option("--max-room-name <n>", "longest room name (1-64 characters)")
-        .env("HUBBUB_MAX_ROOM_NAME").argParser(bounded(1, 64)).default(DEFAULTS.maxRoomName),
-    )
-    .addOption(
-      new Option("--store <store>", "where history lives: sqlite:PATH or memory")
-        .env("HUBBUB_STORE").argParser(store).default(DEFAULTS.store, "sqlite:./hubbub.db"),
-    )
-    .addOption(
-      new Option(
-        "--store-sync <mode>",
-        "full: fsync before acknowledging; normal: survive crashes of hubbub only",
-      )
-        .env("HUBBUB_STORE_SYNC").choices(["full", "normal"]).default(DEFAULTS.storeSync),
-    )
-    .addOption(
-      new Option("--history-limit <n>", "messages kept per room and per DM pair")
-        .env("HUBBUB_HISTORY_LIMIT").argParser(integer).default(DEFAULTS.historyLimit),
-    )
-    .addOption(
-      new Option("--history-age <duration>", "also prune messages older than this (e.g. 30d), or 'off'")
-        .env("HUBBUB_HISTORY_AGE").argParser(age).default(DEFAULTS.historyAgeMs, "off"),
-    )
-    .addOption(
-      new Option("--history-on-join <n>", "recent messages replayed to goChat clients on join; 0 = off")
-        .env("HUBBUB_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.historyOnJoin),
-    )
-    .addOption(
-      new Option(
-        "--machat-history-on-join <n>",
-        "recent messages replayed to MaChat clients on join (shown as live lines); 0 = off",
-      )
-        .env("HUBBUB_MACHAT_HISTORY_ON_JOIN").argParser(integer).default(DEFAULTS.machatHistoryOnJoin),
-    )
-    .addOption(
-      new Option(
-        "--redis <url>",
-        "join a cluster: history, names and presence in Redis (redis://host:6379/0)",
-      )
-        .env("HUBBUB_REDIS_URL").argParser(redisUrl),
-    )
-    .addOption(
-      new Option("--workers <n>", "processes to run on this machine, sharing the ports (needs --redis)")
-        .env("HUBBUB_WORKERS").argParser(bounded(1, 64)).default(DEFAULTS.workers),
-    )
-    .addOption(
-      new Option("--presence-ttl <duration>", "a cluster node silent this long is gone, with its members")
-        .env("HUBBUB_PRESENCE_TTL").argParser(duration).default(DEFAULTS.presenceTtlMs, "15s"),
-    )
-    .addOption(
-      new Option(
-        "--redis-timeout <duration>",
-        "a Redis command unanswered this long fails; the node is not ready until Redis answers",
-      )
-        .env("HUBBUB_REDIS_TIMEOUT").argParser(duration).default(DEFAULTS.redisTimeoutMs, "2s"),
-    )
-    .addOption(
-      new Option("--node-id <id>", "this process's name in the cluster (default: generated)")
-        .env("HUBBUB_NODE_ID").argParser(nodeId),
-    )
-    .addOption(
-      new Option("--reuse-port", "share the listening ports; set for the workers of --workers").hideHelp(),
-    )
-    .addOption(
-      new Option("--log-format <format>", "log format (default: pretty on a terminal, json otherwise)")
-        .env("HUBBUB_LOG_FORMAT").choices(["json", "pretty"]),
-    )
-    .addOption(
-      new Option("--log-level <level>", "lowest level logged")
-        .env("HUBBUB_LOG_LEVEL").choices(LOG_LEVELS).default(DEFAULTS.logLevel),
-    )
-    .addOption(
-      new Option("--config <file>", "read options from a JSON or TOML file (keys are option names)")
-        .env("HUBBUB_CONFIG"),
-    )
+    .helpOption("-h, --help", "show this help and exit");
+  for (const [group, specs] of Object.entries(OPTION_GROUPS)) {
+    for (const spec of specs) program.addOption(commanderOption(spec).helpGroup(`${group}:`));
+  }
+  return program
     .addHelpText(
       "after",
       "\nEvery option can also be set with its HUBBUB_* environment variable or in the --config file;\n" +
@@ -321,88 +506,45 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
       getErrHasColors: () => false,
       outputError: (text, write) => write(text.trimEnd().replace(/\n+/g, " ") + "\n"),
     });
-
-  try {
-    const file = configPath(argv);
-    if (file !== undefined) applyConfigFile(program, file);
-    program.parse(argv as string[], { from: "user" });
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      const clean = error.code === "commander.helpDisplayed" || error.code === "commander.version" ||
-        error.code === "commander.help";
-      return { exit: clean ? 0 : 2 };
-    }
-    throw error;
-  }
-  const [command] = program.args;
-  if (command !== undefined && command !== "serve") {
-    output.err(`error: unknown command '${command}' (the only command is 'serve'; see --help)\n`);
-    return { exit: 2 };
-  }
-  const o = program.opts();
-  if (o.workers > 1 && !o.redis) {
-    output.err(
-      "error: --workers needs --redis (worker processes share rooms, names and history through Redis)\n",
-    );
-    return { exit: 2 };
-  }
-  return {
-    config: {
-      // commander turns a parser's `null` into "": `off` arrives here as a falsy value.
-      tcp: o.tcp || null,
-      http: o.http || null,
-      idleTimeoutMs: o.idleTimeout,
-      loginTimeoutMs: o.loginTimeout,
-      headerTimeoutMs: o.headerTimeout,
-      keepAliveMs: o.keepAlive,
-      maxLineBytes: o.maxLine,
-      maxQueueBytes: o.maxQueue,
-      maxFrameBytes: o.maxFrame,
-      allowOrigins: o.allowOrigin,
-      presenceIntervalMs: o.presenceInterval,
-      listLimit: o.listLimit,
-      maxConnections: o.maxConnections,
-      maxConnectionsPerIp: o.maxConnectionsPerIp,
-      rate: o.rate,
-      burst: o.burst,
-      maxRooms: o.maxRooms,
-      maxName: o.maxName,
-      maxRoomName: o.maxRoomName,
-      store: o.store,
-      storeSync: o.storeSync,
-      historyLimit: o.historyLimit,
-      historyAgeMs: o.historyAge,
-      historyOnJoin: o.historyOnJoin,
-      machatHistoryOnJoin: o.machatHistoryOnJoin,
-      redis: o.redis ?? null,
-      workers: o.workers,
-      presenceTtlMs: o.presenceTtl,
-      redisTimeoutMs: o.redisTimeout,
-      nodeId: o.nodeId ?? null,
-      reusePort: o.reusePort === true,
-      logFormat: o.logFormat ?? (output.tty ? "pretty" : "json"),
-      logLevel: o.logLevel,
-    },
-  };
 }
 
-/** The `--config` file named on the command line or in `HUBBUB_CONFIG`, read before the real parse. */
-function configPath(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--") break;
-    if (arg === "--config") return argv[i + 1];
-    if (arg.startsWith("--config=")) return arg.slice("--config=".length);
+// Commander stores a parser's `null` (`--tcp off`) as "", so a null travels through it as OFF.
+const OFF = Symbol("off");
+
+function fromCommander(value: unknown): unknown {
+  return value === OFF ? null : value;
+}
+
+/** One entry of the table as a commander option. */
+function commanderOption(spec: OptionSpec): Option {
+  const option = new Option(spec.flag, spec.help);
+  if (spec.env !== undefined) option.env(spec.env);
+  if (spec.choices !== undefined) option.choices(spec.choices.map(String));
+  const parse = spec.parse;
+  // A switch takes no value: commander sets it to true without a parser.
+  if (parse !== undefined && option.required) {
+    option.argParser((value: string, previous: unknown) => {
+      const parsed = parse(value, previous === undefined ? spec.default : fromCommander(previous));
+      return parsed === null ? OFF : parsed;
+    });
   }
-  return Deno.env.get("HUBBUB_CONFIG") || undefined;
+  const shown = shownDefault(spec);
+  // Only for help: the config takes its defaults from the table.
+  if (shown !== null) option.default(spec.default, shown);
+  if (spec.hidden) option.hideHelp();
+  return option;
+}
+
+function attributeName(spec: OptionSpec): string {
+  return optionName(spec).replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
 /**
- * Loads a JSON or TOML file into the program's option values with source `config`, so that the environment
- * and flags still override them. Keys are option names (`idle-timeout`, or `idleTimeout`); values go through
- * the same parsers as flags. Errors become commander errors: one line, exit 2.
+ * Reads a JSON or TOML file of options. Keys are option names (`idle-timeout`, or `idleTimeout`); values go
+ * through the same parsers as flags, and a list gives a repeatable option several values. Errors become
+ * commander errors: one line, exit 2.
  */
-function applyConfigFile(program: Command, file: string): void {
+function readConfigFile(program: Command, file: string): Map<Spec, unknown> {
   const fail = (message: string): never =>
     program.error(`error: config file ${file}: ${message}`, { exitCode: 2 });
   let text: string;
@@ -411,7 +553,7 @@ function applyConfigFile(program: Command, file: string): void {
   } catch (error) {
     return fail(`cannot read it (${(error as Error).message})`);
   }
-  let values: Record<string, unknown>;
+  let values: unknown;
   try {
     values = /\.toml$/i.test(file) ? parseToml(text) : JSON.parse(text);
   } catch (error) {
@@ -420,28 +562,29 @@ function applyConfigFile(program: Command, file: string): void {
   if (typeof values !== "object" || values === null || Array.isArray(values)) {
     return fail("expected a table/object");
   }
+  const found = new Map<Spec, unknown>();
   for (const [key, raw] of Object.entries(values)) {
-    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    const option = program.options.find((o) => o.long === flag && flag !== "--config");
-    if (!option) return fail(`unknown option '${key}'`);
-    const items = Array.isArray(raw) ? raw : [raw];
-    let value: unknown = option.defaultValue;
-    for (const item of items) {
+    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const spec = OPTIONS.find((spec) => spec.key !== null && optionName(spec) === name);
+    if (!spec) return fail(`unknown option '${key}'`);
+    let value = spec.default as unknown;
+    for (const item of Array.isArray(raw) ? raw : [raw]) {
       if (typeof item !== "string" && typeof item !== "number" && typeof item !== "boolean") {
         return fail(`'${key}' must be a string or a number`);
       }
       const text = String(item);
-      if (option.argChoices && !option.argChoices.includes(text)) {
-        return fail(`'${key}' must be one of ${option.argChoices.join(", ")}`);
+      if (spec.choices && !spec.choices.some((choice) => choice === text)) {
+        return fail(`'${key}' must be one of ${spec.choices.join(", ")}`);
       }
       try {
-        value = option.parseArg ? option.parseArg(text, Array.isArray(raw) ? value : undefined) : text;
+        value = spec.parse ? (spec as OptionSpec).parse!(text, value) : text;
       } catch (error) {
         return fail(`'${key}': ${(error as Error).message}`);
       }
     }
-    program.setOptionValueWithSource(option.attributeName(), value, "config");
+    found.set(spec, value);
   }
+  return found;
 }
 
 /** Parses `HOST:PORT`, `:PORT`, `PORT`, `[::1]:PORT` or `off`. */
@@ -534,6 +677,17 @@ export function allowedOrigin(value: string): string {
     );
   }
   return url.origin;
+}
+
+/** A value as it is: the `--config` file's path. */
+function asIs(value: string): string {
+  return value;
+}
+
+/** A switch's value in a config file: `true` or `false`. */
+function switchValue(value: string): boolean {
+  if (value !== "true" && value !== "false") throw new InvalidArgumentError("Expected true or false.");
+  return value === "true";
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

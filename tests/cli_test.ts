@@ -8,7 +8,11 @@ import {
   DEFAULTS,
   duration,
   hostPort,
+  OPTION_GROUPS,
+  optionName,
+  OPTIONS,
   parseCli,
+  shownDefault,
   size,
   VERSION,
 } from "../src/cli.ts";
@@ -313,6 +317,67 @@ Deno.test({
   },
 });
 
+/** Writes `text` to a temporary config file named `name`; returns its path. */
+function configFile(name: string, text: string): string {
+  const dir = Deno.makeTempDirSync({ prefix: "hubbub-cli-" });
+  const path = `${dir}/${name}`;
+  Deno.writeTextFileSync(path, text);
+  return path;
+}
+
+// Regression: a single origin (not a list) in the file failed with "previous is not iterable".
+Deno.test("parseCli --config: a repeatable option takes one value or a list", () => {
+  const one = configFile("one.toml", 'allow-origin = "https://A.example/"\n');
+  const list = configFile("list.json", JSON.stringify({ allowOrigin: ["https://a.example", "null"] }));
+  try {
+    assert.deepEqual(config(["--config", one]).allowOrigins, ["https://a.example"]);
+    assert.deepEqual(config(["--config", list]).allowOrigins, ["https://a.example", "null"]);
+  } finally {
+    Deno.removeSync(one.replace(/\/[^/]+$/, ""), { recursive: true });
+    Deno.removeSync(list.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+});
+
+// Regression: flags and variables were appended to the file's origins instead of winning over them.
+Deno.test("parseCli --config: flags and variables replace a repeatable option's file values", () => {
+  const file = configFile("origins.toml", 'allow-origin = ["https://file.example"]\n');
+  try {
+    assert.deepEqual(config(["--config", file]).allowOrigins, ["https://file.example"]);
+    assert.deepEqual(
+      config(["--config", file, "--allow-origin", "https://flag.example"]).allowOrigins,
+      ["https://flag.example"],
+    );
+    assert.deepEqual(
+      config(["--config", file], { env: { HUBBUB_ALLOW_ORIGIN: "https://env.example" } }).allowOrigins,
+      ["https://env.example"],
+    );
+  } finally {
+    Deno.removeSync(file.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+});
+
+Deno.test("parseCli --config: a switch takes true or false", () => {
+  const on = configFile("on.json", JSON.stringify({ "reuse-port": true }));
+  const bad = configFile("bad.json", JSON.stringify({ reusePort: "yes" }));
+  try {
+    assert.equal(config(["--config", on]).reusePort, true);
+    assert.equal(config([]).reusePort, false);
+    assert.match(refused(["--config", bad]), /'reusePort': Expected true or false/);
+  } finally {
+    Deno.removeSync(on.replace(/\/[^/]+$/, ""), { recursive: true });
+    Deno.removeSync(bad.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+});
+
+Deno.test("parseCli --config: a file value is refused with the flag's own message", () => {
+  const bad = configFile("bad.toml", 'max-line = "lots"\nlog-level = "loud"\n');
+  try {
+    assert.match(refused(["--config", bad]), /config file .*bad\.toml: 'max-line': .*positive size/);
+  } finally {
+    Deno.removeSync(bad.replace(/\/[^/]+$/, ""), { recursive: true });
+  }
+});
+
 Deno.test("allowedOrigin: *, null, or an http(s)/ws(s) URL normalised to its origin", () => {
   assert.equal(allowedOrigin("*"), "*");
   assert.equal(allowedOrigin(" null "), "null");
@@ -323,4 +388,108 @@ Deno.test("allowedOrigin: *, null, or an http(s)/ws(s) URL normalised to its ori
   for (const bad of ["", "chat.example.com", "ftp://files.example.com", "file:///tmp/x", "not a url"]) {
     assert.throws(() => allowedOrigin(bad), /as an origin: expected \*, null or a URL/, JSON.stringify(bad));
   }
+});
+
+Deno.test("OPTIONS: one entry per Config key, with a unique flag and variable, and DEFAULTS from the table", () => {
+  const keyed = OPTIONS.filter((spec) => spec.key !== null);
+  assert.deepEqual(Object.keys(DEFAULTS).sort(), keyed.map((spec) => spec.key).sort());
+  for (const spec of keyed) assert.deepEqual(DEFAULTS[spec.key!], spec.default, spec.flag);
+  const names = OPTIONS.map(optionName);
+  assert.equal(new Set(names).size, names.length, "flags are unique");
+  const envs = OPTIONS.flatMap((spec) => spec.env ?? []);
+  assert.equal(new Set(envs).size, envs.length, "variables are unique");
+  for (const spec of OPTIONS) {
+    assert.match(spec.flag, /^--[a-z][a-z-]*( <[a-z:]+>)?$/, spec.flag);
+    if (!spec.hidden) assert.ok(spec.env?.startsWith("HUBBUB_"), `${spec.flag} has a HUBBUB_* variable`);
+  }
+  assert.deepEqual(OPTIONS, Object.values(OPTION_GROUPS).flat());
+});
+
+Deno.test("parseCli --help: every option in its group with its variable and default; hidden ones absent", () => {
+  const { outcome, out } = run(["--help"]);
+  assert.deepEqual(outcome, { exit: 0 });
+  // Unwrapped, so that a variable or default broken over two lines still matches.
+  const text = out.join("").replace(/\n {3,}/g, " ");
+  for (const [group, specs] of Object.entries(OPTION_GROUPS)) {
+    const section = text.slice(text.indexOf(`\n${group}:\n`));
+    assert.ok(section.length < text.length, `help has a ${group} section`);
+    for (const spec of specs) {
+      const at = section.indexOf(`  ${spec.flag} `);
+      if (spec.hidden) {
+        assert.equal(text.indexOf(`--${optionName(spec)}`), -1, `${spec.flag} is hidden`);
+        continue;
+      }
+      assert.ok(at >= 0, `${spec.flag} is under ${group}`);
+      const line = section.slice(at, section.indexOf("\n", at));
+      const shown = shownDefault(spec);
+      if (shown !== null) assert.ok(line.includes(`default: ${shown}`), line);
+      if (spec.env !== undefined) assert.ok(line.includes(`env: ${spec.env}`), line);
+      if (spec.choices) {
+        assert.ok(line.includes(`choices: ${spec.choices.map((c) => `"${c}"`).join(", ")}`), line);
+      }
+    }
+  }
+});
+
+/** The rows of every table under README's `## heading`, as cells, without header and rule rows. */
+async function readmeRows(heading: string): Promise<string[][]> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `README has a ${heading} section`);
+  const end = readme.indexOf("\n## ", start + 1);
+  const rows: string[][] = [];
+  let header = true;
+  for (const line of readme.slice(start, end < 0 ? undefined : end).split("\n")) {
+    if (!line.startsWith("|")) {
+      header = true;
+      continue;
+    }
+    const cells = line.slice(1, -1).split(/(?<!\\)\|/).map((cell) => cell.trim().replaceAll("\\|", "|"));
+    if (!header && !/^-+$/.test(cells[0]!)) rows.push(cells);
+    header = false;
+  }
+  return rows;
+}
+
+Deno.test("README configuration table: each row is an option with that variable and default; all are there", async () => {
+  const documented = new Map<string, number>();
+  const rows = (await readmeRows("Configuration")).filter(([flag]) => flag!.startsWith("`--"));
+  assert.ok(rows.length >= 30, `found the table (${rows.length} rows)`);
+  for (const [flag, env, shown] of rows) {
+    const name = /^`--([a-z-]+)/.exec(flag!)![1]!;
+    const spec = OPTIONS.find((spec) => optionName(spec) === name);
+    assert.ok(spec, `README documents ${flag}, which is no option`);
+    assert.ok(!spec.hidden, `README documents ${flag}, which is hidden`);
+    const value = / <([^>]+)>$/.exec(spec.flag)?.[1];
+    assert.equal(flag, `\`--${name}${value ? ` ${value.toUpperCase()}` : ""}\``, "flag and value name");
+    assert.equal(env, spec.env ? `\`${spec.env}\`` : "–", `variable of ${flag}`);
+    assert.equal(shown!.replaceAll("`", ""), shownDefault(spec) ?? "–", `default of ${flag}`);
+    documented.set(name, (documented.get(name) ?? 0) + 1);
+  }
+  for (const spec of OPTIONS) {
+    const times = documented.get(optionName(spec)) ?? 0;
+    assert.equal(times, spec.hidden ? 0 : 1, `README's configuration table has ${spec.flag} ${times} times`);
+  }
+});
+
+Deno.test("README limits table: every flag it names is an option, with the same default", async () => {
+  const rows = await readmeRows("Limits and security");
+  assert.ok(rows.length >= 10, `found the table (${rows.length} rows)`);
+  let checked = 0;
+  for (const [limit, flags, shown] of rows) {
+    for (const [, name] of flags!.matchAll(/`--([a-z-]+)`/g)) {
+      const spec = OPTIONS.find((spec) => optionName(spec) === name);
+      assert.ok(spec && !spec.hidden, `the limits table names --${name} (${limit}), which is no option`);
+      // A row about one flag shows its default for people (`8 KiB`, `10 s`): the same, spaced.
+      if (flags === `\`--${name}\``) {
+        assert.equal(
+          shown!.replaceAll(" ", ""),
+          shownDefault(spec)!.replaceAll(" ", ""),
+          `default of --${name}`,
+        );
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked >= 10, `compared ${checked} defaults`);
 });
