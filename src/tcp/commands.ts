@@ -8,9 +8,9 @@
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
-import { flatText, oneLine, presenceLine } from "../render.ts";
+import { flatText, oneLine, presenceLine } from "../wire/lines.ts";
 
-export { oneLine } from "../render.ts";
+export { oneLine } from "../wire/lines.ts";
 
 /** A parsed line of the command dialect. */
 export type Command =

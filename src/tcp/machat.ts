@@ -5,10 +5,10 @@
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
-import { machatLine } from "../render.ts";
+import { machatLine } from "../wire/machat.ts";
 import { line } from "./commands.ts";
 
-export { BAD_HANDSHAKE, parseHandshake } from "../render.ts";
+export { BAD_HANDSHAKE, parseHandshake } from "../wire/machat.ts";
 
 /** Longest handshake accepted, in bytes. */
 export const MAX_HANDSHAKE = 4096;
