@@ -18,6 +18,7 @@ import { type Line, LineFramer } from "./lines.ts";
 import { concat, type LoadGauge, Outbox } from "../hub/backpressure.ts";
 import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../net/accept.ts";
+import { ReadBuffer } from "../net/read_buffer.ts";
 import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
 
 const log = getLogger(["hubbub", "tcp"]);
@@ -58,13 +59,6 @@ export interface TcpDoor {
   readonly finished: Promise<void>;
 }
 
-// Small on purpose: every idle connection holds its buffer while its read is pending.
-const READ_SIZE = 256;
-// A connection whose read fills the small buffer is busy, and gets this one: fewer reads per byte.
-const BUSY_READ_SIZE = 16 * 1024;
-// A busy connection keeps the big buffer until this many reads in a row would have fitted the small one, so a
-// sender of bursts does not swap buffers (an allocation each time) on every read.
-const QUIET_READS = 64;
 // Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
 const MAX_IN_FLIGHT = 64;
 
@@ -210,20 +204,12 @@ class TcpConnection {
   async run(): Promise<void> {
     const addr = this.#conn.remoteAddr as Deno.NetAddr;
     log.info("connect", { conn: this.#session.id, remote: `${addr.hostname}:${addr.port}` });
-    let buffer = new Uint8Array(READ_SIZE);
-    // Small reads in a row on the big buffer: after QUIET_READS of them the connection gets the small one back.
-    let small = 0;
+    const reads = new ReadBuffer();
     try {
       while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        const bytes = buffer.subarray(0, n);
-        // Lines are copied out of the buffer when framed, so it can be replaced at once.
-        if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
-        else if (buffer.length > READ_SIZE) {
-          small = n < READ_SIZE ? small + 1 : 0;
-          if (small >= QUIET_READS) buffer = new Uint8Array(READ_SIZE);
-        }
+        // The framer and the handshake copy what they keep, so the next read may reuse the buffer.
+        const bytes = await reads.read(this.#conn);
+        if (bytes === null) break;
         await this.#feed(bytes);
         if (this.#inFlight !== null && this.#inFlight.size >= MAX_IN_FLIGHT) {
           await Promise.race(this.#inFlight);
