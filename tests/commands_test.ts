@@ -7,12 +7,12 @@ import {
   commandCodec,
   DEFAULT_HISTORY,
   HELP_LINES,
-  line,
   MAX_HISTORY,
-  oneLine,
   parseCommand,
   USAGE,
 } from "../src/tcp/commands.ts";
+import { line } from "../src/tcp/lines.ts";
+import { oneLine } from "../src/wire/lines.ts";
 
 const decoder = new TextDecoder();
 

@@ -2,13 +2,8 @@
 
 import assert from "node:assert/strict";
 import type { ChatEvent, ChatMessage, DirectMessage } from "../src/model.ts";
-import {
-  BAD_HANDSHAKE,
-  handshakeEnd,
-  machatCodec,
-  MAX_HANDSHAKE,
-  parseHandshake,
-} from "../src/tcp/machat.ts";
+import { handshakeEnd, machatCodec, MAX_HANDSHAKE } from "../src/tcp/machat.ts";
+import { BAD_HANDSHAKE, parseHandshake } from "../src/wire/machat.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
