@@ -1,10 +1,15 @@
 /**
- * Test helpers: an in-process server on port 0, a line-oriented TCP client, and a child `hubbub` process.
+ * Test helpers: an in-process server on port 0, a line-oriented TCP client, a line connection without a socket
+ * for driving a TCP dialect directly, and a child `hubbub` process.
  * @module
  */
 
 import { type Config, DEFAULTS } from "../src/cli.ts";
+import { type Client, Hub } from "../src/hub/hub.ts";
+import type { CloseReason, Codec, ErrorCode, Frame, Result, Session } from "../src/model.ts";
 import { type Server, type ServerOptions, startServer } from "../src/server.ts";
+import { MemoryStore } from "../src/store/memory.ts";
+import type { LineConnection } from "../src/tcp/dialect.ts";
 
 /** The defaults with both listeners on loopback port 0; tests override what they exercise. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -406,4 +411,68 @@ export function matches(value: unknown, want: unknown): boolean {
     return Object.entries(want).every(([k, v]) => matches((value as Record<string, unknown>)[k], v));
   }
   return JSON.stringify(value) === JSON.stringify(want);
+}
+
+/**
+ * A line connection without a socket, for driving a TCP dialect directly: a real hub over a memory store, a
+ * session that records every line it is sent, and the ends and hub calls the dialect asked for.
+ */
+export class FakeLineConnection implements LineConnection, Session {
+  readonly id = `c_fake_${Math.random().toString(36).slice(2, 8)}`;
+  readonly hub: Hub;
+  readonly client: Client;
+  codec: Codec;
+  /** Every line sent, without its terminator (frames from the hub's codec are decoded). */
+  readonly lines: string[] = [];
+  /** Every reason the dialect ended the connection for, in order. */
+  readonly ended: CloseReason[] = [];
+  /** Every reason the session was closed for (by `end`, or by the hub). */
+  readonly closed: CloseReason[] = [];
+  readonly #tracked: Promise<void>[] = [];
+
+  /** Connects a fake to `hub` (a fresh one by default) speaking `codec`. */
+  constructor(codec: Codec, hub: Hub = new Hub({ store: new MemoryStore(), presenceIntervalMs: 0 })) {
+    this.codec = codec;
+    this.hub = hub;
+    this.client = hub.connect(this);
+  }
+
+  /** The session is the fake itself. */
+  get session(): Session {
+    return this;
+  }
+
+  send(frame: Frame): void {
+    const text = typeof frame === "string" ? frame : new TextDecoder().decode(frame).replace(/\n$/, "");
+    this.lines.push(text);
+  }
+
+  pressure(): number {
+    return 0;
+  }
+
+  queued(): number {
+    return 0;
+  }
+
+  close(reason: CloseReason): void {
+    this.closed.push(reason);
+  }
+
+  end(reason: CloseReason): void {
+    this.ended.push(reason);
+    this.hub.disconnect(this.client);
+    this.close(reason);
+  }
+
+  track<T>(pending: Promise<Result<T>>, onFail: (code: ErrorCode, detail: string) => void): void {
+    this.#tracked.push(pending.then((result) => {
+      if (!result.ok) onFail(result.code, result.detail);
+    }));
+  }
+
+  /** Waits for every hub call the dialect tracked. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#tracked);
+  }
 }

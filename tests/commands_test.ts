@@ -1,18 +1,23 @@
-/** The TCP command dialect: parsing lines into commands and rendering hub events as lines. */
+/**
+ * The TCP command dialect: parsing lines into commands, carrying them out against a real hub (through a line
+ * connection without a socket), and rendering hub events as lines.
+ */
 
 import assert from "node:assert/strict";
 import type { ChatEvent, ChatMessage, DirectMessage } from "../src/model.ts";
 import {
   type Command,
   commandCodec,
+  commandDialect,
   DEFAULT_HISTORY,
   HELP_LINES,
-  line,
   MAX_HISTORY,
-  oneLine,
   parseCommand,
   USAGE,
 } from "../src/tcp/commands.ts";
+import { line } from "../src/tcp/lines.ts";
+import { oneLine } from "../src/wire/lines.ts";
+import { FakeLineConnection } from "./_helpers.ts";
 
 const decoder = new TextDecoder();
 
@@ -299,4 +304,103 @@ Deno.test("line() adds one LF and encodes UTF-8; HELP lines are INFO lines", () 
   ) {
     assert.ok(all.includes(word), `HELP mentions ${word}`);
   }
+});
+
+/** Hands `text` to the command dialect as one line and waits for what it started. */
+async function say(connection: FakeLineConnection, text: string): Promise<string[]> {
+  const before = connection.lines.length;
+  await commandDialect.line(connection, text);
+  await connection.settled();
+  return connection.lines.slice(before);
+}
+
+Deno.test("commandDialect: before LOGIN only LOGIN, PING, HELP, QUIT and unknown words are answered", async () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  assert.deepEqual(await say(alice, "hello"), ["ERR expected 'LOGIN <username>'"]);
+  assert.deepEqual(await say(alice, "WHO"), ["ERR expected 'LOGIN <username>'"]);
+  assert.deepEqual(await say(alice, "JOIN dev"), ["ERR expected 'LOGIN <username>'"]);
+  assert.deepEqual(await say(alice, "PING"), ["PONG"]);
+  assert.deepEqual(await say(alice, "/nope"), ["ERR unknown-cmd"]);
+  assert.deepEqual(await say(alice, "HELP"), [...HELP_LINES]);
+  assert.deepEqual(await say(alice, "LOGIN"), ["ERR expected 'LOGIN <username>'"]);
+  assert.equal(alice.client.name, null);
+  assert.deepEqual(alice.ended, []);
+  alice.hub.shutdown();
+});
+
+Deno.test("commandDialect: LOGIN claims the name and joins the lobby; a second LOGIN and a taken name are refused", async () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  const bob = new FakeLineConnection(commandDialect.codec, alice.hub);
+  assert.deepEqual(await say(alice, "LOGIN alice"), ["OK"]);
+  assert.equal(alice.client.name, "alice");
+  assert.equal(alice.client.room, "lobby");
+  assert.deepEqual(await say(alice, "LOGIN alicia"), ["ERR already-logged-in"]);
+  assert.deepEqual(await say(bob, "LOGIN ALICE"), ["ERR username-taken"]);
+  assert.deepEqual(await say(bob, "LOGIN bob"), ["OK"]);
+  assert.deepEqual(await say(bob, "WHO"), ["USER alice", "USER bob", "OK"]);
+  alice.hub.shutdown();
+});
+
+Deno.test("commandDialect: messages go through the hub; a refusal comes back as ERR once the hub answers", async () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  const bob = new FakeLineConnection(commandDialect.codec, alice.hub);
+  await say(alice, "LOGIN alice");
+  await say(bob, "LOGIN bob");
+  assert.deepEqual(await say(alice, "hi all"), [], "the sender does not hear its own message");
+  assert.ok(bob.lines.includes("MSG alice hi all"), JSON.stringify(bob.lines));
+  assert.deepEqual(await say(alice, "DM bob psst"), []);
+  assert.ok(bob.lines.includes("DM alice psst"));
+  assert.deepEqual(await say(alice, "DM nobody hi"), ["ERR user-not-found"]);
+  assert.deepEqual(await say(alice, "MSG"), ["ERR usage: MSG <text>"]);
+  alice.hub.shutdown();
+});
+
+Deno.test("commandDialect: JOIN and LEAVE move between rooms; ROOMS lists them", async () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  await say(alice, "LOGIN alice");
+  assert.deepEqual(await say(alice, "JOIN dev"), ["OK"]);
+  assert.equal(alice.client.room, "dev");
+  assert.deepEqual(await say(alice, "ROOMS"), ["ROOM dev 1", "OK"]);
+  assert.deepEqual(await say(alice, "JOIN bad/room"), ["ERR invalid-room"]);
+  assert.deepEqual(await say(alice, "LEAVE"), ["OK"]);
+  assert.equal(alice.client.room, "lobby");
+  alice.hub.shutdown();
+});
+
+Deno.test("commandDialect: HISTORY answers HIST lines and OK; QUIT says bye and ends the connection", async () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  await say(alice, "LOGIN alice");
+  await say(alice, "first");
+  await say(alice, "second\u0007");
+  const hist = await say(alice, "HISTORY 5");
+  assert.equal(hist.length, 3, JSON.stringify(hist));
+  assert.match(hist[0]!, /^HIST 1 \d{4}-\d\d-\d\dT[\d:.]+Z alice first$/);
+  assert.match(hist[1]!, /^HIST 2 \S+ alice second/);
+  assert.ok(!hist[1]!.includes("\u0007"), "no control character reaches the terminal");
+  assert.equal(hist[2], "OK");
+  assert.deepEqual(await say(alice, "HISTORY SINCE 1"), [hist[1], "OK"]);
+  assert.deepEqual(await say(alice, "QUIT"), ["INFO bye"]);
+  assert.deepEqual(alice.ended, ["quit"]);
+  assert.equal(alice.hub.connections, 0, "the hub let the connection go");
+  alice.hub.shutdown();
+});
+
+Deno.test("commandDialect: refusals and farewells are told in hubbub's ERR and INFO lines", () => {
+  const alice = new FakeLineConnection(commandDialect.codec);
+  commandDialect.refused(alice, "too-long");
+  commandDialect.refused(alice, "invalid-utf8");
+  commandDialect.limited(alice);
+  commandDialect.farewell(alice, "login-timeout");
+  commandDialect.farewell(alice, "idle");
+  commandDialect.farewell(alice, "flood");
+  assert.deepEqual(alice.lines, [
+    "ERR line-too-long",
+    "ERR invalid-utf8",
+    "ERR rate-limited: slow down",
+    "ERR login-timeout",
+    "INFO disconnected due to inactivity",
+    "ERR flood: too many lines for too long, disconnecting",
+  ]);
+  assert.equal(commandDialect.preamble, undefined, "command clients start with lines");
+  alice.hub.shutdown();
 });

@@ -1,14 +1,13 @@
-/** The MaChat TCP dialect: finding the end of the handshake, parsing it, and rendering events. */
+/**
+ * The MaChat TCP dialect: finding the end of the handshake, parsing it, rendering events, and the dialect
+ * itself driven through a line connection without a socket.
+ */
 
 import assert from "node:assert/strict";
 import type { ChatEvent, ChatMessage, DirectMessage } from "../src/model.ts";
-import {
-  BAD_HANDSHAKE,
-  handshakeEnd,
-  machatCodec,
-  MAX_HANDSHAKE,
-  parseHandshake,
-} from "../src/tcp/machat.ts";
+import { handshakeEnd, machatCodec, machatDialect, MAX_HANDSHAKE } from "../src/tcp/machat.ts";
+import { BAD_HANDSHAKE, parseHandshake } from "../src/wire/machat.ts";
+import { FakeLineConnection } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -207,4 +206,73 @@ Deno.test("machatCodec echoes the sender's own messages and nothing else", () =>
   for (const kind of ["dm", "join", "leave", "typing", "users"] as const) {
     assert.ok(!machatCodec.echo.has(kind));
   }
+});
+
+Deno.test("machatDialect: a handshake in pieces is collected; the bytes after it come back to be framed as lines", async () => {
+  const dialect = machatDialect();
+  const mara = new FakeLineConnection(dialect.codec);
+  const reader = dialect.preamble!(mara);
+  assert.equal(await reader.read(encoder.encode('{"name":"ma')), null);
+  assert.equal(await reader.read(encoder.encode('ra","room":"d')), null);
+  assert.equal(mara.client.name, null, "nothing is claimed before the object ends");
+  const rest = await reader.read(encoder.encode('ev"}hello\n'));
+  assert.equal(decoder.decode(rest!), "hello\n");
+  assert.equal(mara.client.name, "mara");
+  assert.equal(mara.client.room, "dev");
+  assert.deepEqual(mara.ended, []);
+  mara.hub.shutdown();
+});
+
+Deno.test("machatDialect: a handshake too long, not UTF-8 or not a handshake is refused with BAD_HANDSHAKE", async () => {
+  const dialect = machatDialect();
+  const long = new FakeLineConnection(dialect.codec);
+  const tooLong = encoder.encode(`{"name":"${"a".repeat(MAX_HANDSHAKE)}`);
+  assert.equal(await dialect.preamble!(long).read(tooLong), null);
+  const notUtf8 = new FakeLineConnection(dialect.codec, long.hub);
+  assert.equal(await dialect.preamble!(notUtf8).read(new Uint8Array([0x7b, 0xff, 0x7d])), null);
+  const notHandshake = new FakeLineConnection(dialect.codec, long.hub);
+  assert.equal(await dialect.preamble!(notHandshake).read(encoder.encode('{"name":1,"room":"dev"}')), null);
+  for (const refused of [long, notUtf8, notHandshake]) {
+    assert.deepEqual(refused.lines, [BAD_HANDSHAKE]);
+    assert.deepEqual(refused.ended, ["protocol"]);
+    assert.equal(refused.client.name, null);
+  }
+  long.hub.shutdown();
+});
+
+Deno.test("machatDialect: a taken name gets a variant and a notice; lines are said to the room, echoed to the sender", async () => {
+  const dialect = machatDialect({ historyOnJoin: 1 });
+  const first = new FakeLineConnection(dialect.codec);
+  await dialect.preamble!(first).read(encoder.encode('{"name":"mara","room":"dev"}'));
+  await dialect.line(first, "hello");
+  await first.settled();
+  const second = new FakeLineConnection(dialect.codec, first.hub);
+  await dialect.preamble!(second).read(encoder.encode('{"name":"mara","room":"dev"}'));
+  assert.equal(second.client.name, "mara-2");
+  assert.ok(
+    second.lines.includes("mara:hello"),
+    `the replay of one message: ${JSON.stringify(second.lines)}`,
+  );
+  assert.ok(second.lines.includes("INFO your name is mara-2 (mara is taken)"));
+  await dialect.line(second, "hi");
+  await second.settled();
+  assert.ok(first.lines.includes("mara-2:hi"));
+  assert.ok(second.lines.includes("mara-2:hi"), "MaChat echoes the sender's own message");
+  first.hub.shutdown();
+});
+
+Deno.test("machatDialect: a handshake that never came is told as a bad one; other refusals as hubbub's", () => {
+  const dialect = machatDialect();
+  const mara = new FakeLineConnection(dialect.codec);
+  dialect.farewell(mara, "login-timeout");
+  dialect.farewell(mara, "idle");
+  dialect.refused(mara, "too-long");
+  dialect.limited(mara);
+  assert.deepEqual(mara.lines, [
+    BAD_HANDSHAKE,
+    "INFO disconnected due to inactivity",
+    "ERR line-too-long",
+    "ERR rate-limited: slow down",
+  ]);
+  mara.hub.shutdown();
 });

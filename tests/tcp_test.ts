@@ -1,6 +1,12 @@
-/** TCP door: both dialects over real sockets on 127.0.0.1 port 0. */
+/** TCP door: both dialects, and a line dialect of a test's own, over real sockets on 127.0.0.1 port 0. */
 
 import assert from "node:assert/strict";
+import { Hub } from "../src/hub/hub.ts";
+import { ConnectionGate } from "../src/hub/limits.ts";
+import { MemoryStore } from "../src/store/memory.ts";
+import type { LineDialect } from "../src/tcp/dialect.ts";
+import { line } from "../src/tcp/lines.ts";
+import { serveLines } from "../src/tcp/listener.ts";
 import { delay, eventually, LineClient, serve } from "./_helpers.ts";
 
 Deno.test("two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
@@ -271,4 +277,84 @@ Deno.test("HISTORY returns recent messages of the room", async () => {
   assert.match(await alice.expect(/^HIST /), /^HIST 2 /);
   assert.match(await alice.expect(/^HIST /), /^HIST 3 /);
   await alice.expect("OK");
+});
+
+/** A line dialect of the test's own, in its own words: what a new door (IRC) plugs into the listener. */
+function shoutDialect(calls: string[]): LineDialect {
+  return {
+    codec: {
+      name: "shout",
+      echo: new Set(["message"]),
+      encode: (e) => e.kind === "message" ? line(`${e.message.from}> ${e.message.text.toUpperCase()}`) : null,
+    },
+    open(connection) {
+      calls.push("open");
+      connection.session.send("WHO ARE YOU?");
+    },
+    async line(connection, text) {
+      const { hub, client, session } = connection;
+      if (client.name !== null) {
+        return connection.track(hub.say(client, text), (code) => session.send(`NO ${code}`));
+      }
+      const claimed = await hub.claim(client, text);
+      if (!claimed.ok) return session.send(`NO ${claimed.code}`);
+      hub.join(client, "yard");
+      session.send(`HI ${text}`);
+    },
+    refused: (connection, why) => connection.session.send(`NO ${why}`),
+    limited: (connection) => connection.session.send("SLOW"),
+    farewell: (connection, reason) => connection.session.send(`BYE ${reason}`),
+    refusal: (reason) => `FULL ${reason}`,
+    close: () => calls.push("close"),
+  };
+}
+
+Deno.test("serveLines: a new line dialect plugs in with its own words, line length, rate and deadlines", async () => {
+  const hub = new Hub({ store: new MemoryStore(), presenceIntervalMs: 0 });
+  const calls: string[] = [];
+  const controller = new AbortController();
+  const door = serveLines({
+    hub,
+    dialects: { fallback: shoutDialect(calls) },
+    door: "shout",
+    hostname: "127.0.0.1",
+    port: 0,
+    maxLineBytes: 16,
+    maxQueueBytes: 1 << 20,
+    idleTimeoutMs: 1000,
+    loginTimeoutMs: 1500,
+    signal: controller.signal,
+    gate: new ConnectionGate({ maxConnections: 2, maxPerIp: 0 }),
+    rate: { rate: 20, burst: 2 },
+  });
+  try {
+    // A port of one dialect has nothing to sniff: the dialect opens at accept and may speak first.
+    await using alice = await LineClient.connect(door.addr);
+    await alice.expect("WHO ARE YOU?");
+    await using silent = await LineClient.connect(door.addr);
+    await silent.expect("WHO ARE YOU?");
+    await using third = await LineClient.connect(door.addr);
+    await third.expect("FULL too-many-connections");
+    await third.closedByServer();
+
+    await alice.send("x".repeat(17));
+    await alice.expect("NO too-long");
+    await alice.send("alice");
+    await alice.expect("HI alice");
+    // Without a sniffed dialect, `{` is just the start of a line; five at once meet the rate limit, told once.
+    await alice.send("{a}\n{b}\n{c}\n{d}\n{e}\n");
+    for (const letter of "ABCDE") await alice.expect(`alice> {${letter}}`);
+    assert.equal(alice.lines.filter((l) => l === "SLOW").length, 1, JSON.stringify(alice.lines));
+
+    await silent.expect("BYE login-timeout", 3000);
+    await silent.closedByServer();
+    await alice.expect("BYE idle", 3000);
+    await alice.closedByServer();
+    await eventually(() => calls.filter((c) => c === "close").length === 2, "the dialect hears both closes");
+    assert.equal(calls.filter((c) => c === "open").length, 2, "the refused connection never opened");
+  } finally {
+    controller.abort();
+    hub.shutdown();
+    await door.finished;
+  }
 });

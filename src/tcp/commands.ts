@@ -1,16 +1,17 @@
 /**
- * The TCP command dialect (SocketChat-Go, extended): parsing one line into a command, and rendering hub
- * events as lines.
+ * The TCP command dialect (SocketChat-Go, extended): parsing one line into a command, carrying commands out
+ * against the hub ({@linkcode commandDialect}), and rendering hub events as lines.
  *
- * Parsing is a pure function so the fuzz tests can hammer it; the connection handler in `listener.ts`
- * carries the commands out.
+ * Parsing is a pure function so the fuzz tests can hammer it; {@linkcode commandDialect} is what the TCP
+ * door's listener hands each line of a connection that did not open with MaChat's `{`.
  * @module
  */
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
-import { flatText, oneLine, presenceLine } from "../render.ts";
-
-export { oneLine } from "../render.ts";
+import { DEFAULT_ROOM } from "../names.ts";
+import { flatText, oneLine, presenceLine } from "../wire/lines.ts";
+import { hubbubTellings, type LineConnection, type LineDialect } from "./dialect.ts";
+import { line } from "./lines.ts";
 
 /** A parsed line of the command dialect. */
 export type Command =
@@ -133,13 +134,6 @@ export const HELP_LINES: readonly string[] = [
   "INFO   PING / HELP / QUIT",
 ];
 
-const encoder = new TextEncoder();
-
-/** Encodes a line (adding `\n`) as bytes. */
-export function line(text: string): Uint8Array {
-  return encoder.encode(text + "\n");
-}
-
 /** Renders hub events in the command dialect. The sender never hears its own message or presence. */
 export const commandCodec: Codec = {
   name: "tcp",
@@ -165,3 +159,108 @@ export const commandCodec: Codec = {
     }
   },
 };
+
+/** The command dialect; one object serves every connection. */
+export const commandDialect: LineDialect = {
+  codec: commandCodec,
+  open() {
+    // No greeting: a command client speaks first (HELP lists the commands).
+  },
+  line: (connection, text) => run(connection, parseCommand(text)),
+  ...hubbubTellings,
+};
+
+/** What a connection may ask before it has a name. */
+const BEFORE_LOGIN: ReadonlySet<Command["cmd"]> = new Set(["login", "ping", "help", "quit", "unknown"]);
+
+function reply(connection: LineConnection, ...lines: string[]): void {
+  // Replies carry names and stored text (HIST): none of it may reach a terminal raw.
+  for (const text of lines) connection.session.send(oneLine(text));
+}
+
+function run(connection: LineConnection, command: Command): void | Promise<void> {
+  if (command.cmd === "empty") return;
+  const { hub, client } = connection;
+  if (client.name === null && !BEFORE_LOGIN.has(command.cmd)) {
+    return reply(connection, "ERR expected 'LOGIN <username>'");
+  }
+  const refused = (code: string) => reply(connection, `ERR ${code}`);
+  switch (command.cmd) {
+    case "login":
+      return login(connection, command.name);
+    case "say":
+      return connection.track(hub.say(client, command.text), refused);
+    case "dm":
+      return connection.track(hub.dm(client, command.to, command.text), refused);
+    case "who":
+      return who(connection, command.offset);
+    case "ping":
+      return reply(connection, "PONG");
+    case "join":
+      return switchRoom(connection, command.room);
+    case "leave":
+      return switchRoom(connection, DEFAULT_ROOM);
+    case "rooms":
+      return reply(connection, ...hub.rooms().map((r) => `ROOM ${r.name} ${r.members}`), "OK");
+    case "history":
+    case "history-since":
+      return history(connection, command);
+    case "help":
+      return reply(connection, ...HELP_LINES);
+    case "quit":
+      reply(connection, "INFO bye");
+      return connection.end("quit");
+    case "unknown":
+      return reply(connection, "ERR unknown-cmd");
+    case "usage":
+      return reply(connection, `ERR usage: ${command.usage}`);
+  }
+}
+
+async function login(connection: LineConnection, name: string): Promise<void> {
+  const { hub, client } = connection;
+  if (client.name !== null) return reply(connection, "ERR already-logged-in");
+  if (name === "") return reply(connection, "ERR expected 'LOGIN <username>'");
+  const result = await hub.claim(client, name);
+  if (!result.ok) return reply(connection, `ERR ${result.code}`);
+  reply(connection, "OK");
+  hub.join(client, DEFAULT_ROOM);
+}
+
+function who(connection: LineConnection, offset: number): void {
+  const hub = connection.hub;
+  const all = hub.users(connection.client.room ?? DEFAULT_ROOM);
+  const page = all.slice(offset, offset + hub.listLimit);
+  const next = offset + page.length;
+  const more = next < all.length ? [`INFO ${all.length} members; more with WHO ${next}`] : [];
+  reply(connection, ...page.map((u) => `USER ${u.name}`), ...more, "OK");
+}
+
+/** Command clients are in one room at a time: joining one leaves the other. */
+function switchRoom(connection: LineConnection, room: string): void {
+  const moved = connection.hub.move(connection.client, room);
+  reply(connection, moved.ok ? "OK" : `ERR ${moved.code}`);
+}
+
+async function history(
+  connection: LineConnection,
+  command: Extract<Command, { cmd: "history" | "history-since" }>,
+): Promise<void> {
+  const room = connection.client.room ?? DEFAULT_ROOM;
+  let range;
+  try {
+    range = await connection.hub.history(
+      room,
+      command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
+    );
+  } catch {
+    // The store is away (Redis down): say so; the connection stays.
+    return reply(connection, "ERR unavailable");
+  }
+  if (!range.complete) reply(connection, "INFO history-gap");
+  reply(
+    connection,
+    ...range.messages.map((m) => `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${m.text}`),
+    "OK",
+  );
+}

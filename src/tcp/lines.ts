@@ -1,5 +1,6 @@
 /**
- * Line framing for the TCP door: bytes in, decoded lines (or line errors) out.
+ * Line framing for the TCP door and every line dialect it serves: bytes in, decoded lines (or line errors)
+ * out, and {@linkcode line} for the way back.
  *
  * {@linkcode LineFramer} is a `Transformer`, so `new TransformStream(new LineFramer())` frames a byte
  * stream; the TCP door also drives it directly from its read loop to avoid a stream per connection.
@@ -10,8 +11,11 @@
 
 import { concat } from "../hub/backpressure.ts";
 
+/** Why a framed line was discarded. */
+export type LineError = "too-long" | "invalid-utf8";
+
 /** One framed line: its text, or why it was discarded. */
-export type Line = { readonly text: string } | { readonly error: "too-long" | "invalid-utf8" };
+export type Line = { readonly text: string } | { readonly error: LineError };
 
 /** Where a framer puts lines; a `TransformStreamDefaultController` is one. */
 export interface LineSink {
@@ -23,6 +27,13 @@ export interface LineSink {
 export interface LineFramerOptions {
   /** Longest accepted line in bytes, without its terminator; default 8 KiB. */
   readonly maxLength?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes a line (adding `\n`) as bytes. */
+export function line(text: string): Uint8Array {
+  return encoder.encode(text + "\n");
 }
 
 // One for every framer: decoding whole lines (no `stream`) keeps no state between calls.

@@ -1,31 +1,34 @@
 /**
- * The TCP door: accepts connections, sniffs the dialect from the first bytes, frames lines and turns
- * them into hub calls.
- *
- * Each connection owns one small read buffer and a bounded outbound queue ({@linkcode TcpSession}).
- * Deadlines (login, idle) are checked by one sweep per door rather than a timer per connection.
+ * The TCP door: accepts connections, sniffs the dialect from the first bytes, frames lines, paces them, keeps
+ * the deadlines, and hands each line to the connection's {@linkcode LineDialect}. {@linkcode serveLines} serves
+ * any set of line dialects, so a new one plugs in without touching this file; {@linkcode serveTcp} is hubbub's
+ * TCP port. Each connection owns one small read buffer and a bounded outbound queue ({@linkcode TcpSession});
+ * deadlines are checked by one sweep per door rather than a timer per connection.
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
-import type { CloseReason, Codec, Frame, Result, Session } from "../model.ts";
-import { newConnectionId } from "../model.ts";
-import { DEFAULT_ROOM } from "../names.ts";
-import { commandCodec, HELP_LINES, line, oneLine, parseCommand } from "./commands.ts";
-import type { Command } from "./commands.ts";
-import { type Line, LineFramer } from "./lines.ts";
-import { concat, type LoadGauge, Outbox } from "../hub/backpressure.ts";
+import type { CloseReason, ErrorCode, Result } from "../model.ts";
 import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../net/accept.ts";
-import { BAD_HANDSHAKE, handshakeEnd, machatCodec, MAX_HANDSHAKE, parseHandshake } from "./machat.ts";
+import { ReadBuffer } from "../net/read_buffer.ts";
+import { commandDialect } from "./commands.ts";
+import type { DoorClose, LineConnection, LineDialect, LineDialects, Preamble } from "./dialect.ts";
+import { type Line, line, LineFramer } from "./lines.ts";
+import { machatDialect } from "./machat.ts";
+import { TcpSession } from "./session.ts";
 
 const log = getLogger(["hubbub", "tcp"]);
 
-/** Options of {@linkcode serveTcp}. */
-export interface TcpOptions {
+/** Options of {@linkcode serveLines}. */
+export interface LineDoorOptions {
   /** The hub connections talk to. */
   readonly hub: Hub;
+  /** The dialects this port speaks. */
+  readonly dialects: LineDialects;
+  /** A door name for logs (`tcp`). */
+  readonly door: string;
   /** Address to listen on. */
   readonly hostname: string;
   /** Port to listen on; 0 picks a free one. */
@@ -46,6 +49,10 @@ export interface TcpOptions {
   readonly gate: ConnectionGate;
   /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
   readonly rate: { readonly rate: number; readonly burst: number };
+}
+
+/** Options of {@linkcode serveTcp}: those of {@linkcode serveLines} but the dialects, which it picks. */
+export interface TcpOptions extends Omit<LineDoorOptions, "dialects" | "door"> {
   /** Recent messages replayed to a MaChat client when it joins (default 0: MaChat's client shows them as live). */
   readonly machatHistoryOnJoin?: number;
 }
@@ -58,18 +65,21 @@ export interface TcpDoor {
   readonly finished: Promise<void>;
 }
 
-// Small on purpose: every idle connection holds its buffer while its read is pending.
-const READ_SIZE = 256;
-// A connection whose read fills the small buffer is busy, and gets this one: fewer reads per byte.
-const BUSY_READ_SIZE = 16 * 1024;
-// A busy connection keeps the big buffer until this many reads in a row would have fitted the small one, so a
-// sender of bursts does not swap buffers (an allocation each time) on every read.
-const QUIET_READS = 64;
 // Lines a connection may have waiting on the store before its reads pause: bounds memory per flooder.
 const MAX_IN_FLIGHT = 64;
 
-/** Starts the TCP door. */
+/** Starts hubbub's TCP door: the command dialect, and MaChat for a connection whose first byte is `{`. */
 export function serveTcp(options: TcpOptions): TcpDoor {
+  const machat = machatDialect({ historyOnJoin: options.machatHistoryOnJoin ?? 0 });
+  return serveLines({
+    ...options,
+    door: "tcp",
+    dialects: { fallback: commandDialect, sniffed: { "{": machat } },
+  });
+}
+
+/** Starts a line door speaking `options.dialects`. */
+export function serveLines(options: LineDoorOptions): TcpDoor {
   const listener = Deno.listen({
     hostname: options.hostname,
     port: options.port,
@@ -77,18 +87,16 @@ export function serveTcp(options: TcpOptions): TcpDoor {
     ...(options.reusePort ? { reusePort: true } : {}),
   });
   const connections = new Set<TcpConnection>();
-  const sweepEvery = Math.max(
-    25,
-    Math.min(1000, Math.min(options.idleTimeoutMs, options.loginTimeoutMs) / 4),
-  );
+  const sweepEvery = Math.max(25, Math.min(1000, options.idleTimeoutMs / 4, options.loginTimeoutMs / 4));
   const sweeper = setInterval(() => {
     const now = performance.now();
     for (const connection of connections) connection.sweep(now);
   }, sweepEvery);
+  const refusal = options.dialects.fallback.refusal ?? ((reason: string) => `ERR ${reason}`);
   const finished = acceptLoop({
     listener,
     gate: options.gate,
-    door: "tcp",
+    door: options.door,
     signal: options.signal,
     serve: async (conn) => {
       const connection = new TcpConnection(conn, options);
@@ -99,105 +107,59 @@ export function serveTcp(options: TcpOptions): TcpDoor {
         connections.delete(connection);
       }
     },
-    refuse,
+    refuse: (conn, reason) => refuse(conn, refusal(reason)),
   }).finally(() => clearInterval(sweeper));
   return { addr: listener.addr, finished };
 }
 
 /** Tells a connection over the limits why, without waiting on it for long, and closes it. */
-async function refuse(conn: Deno.TcpConn, reason: string): Promise<void> {
+async function refuse(conn: Deno.TcpConn, text: string): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), 1000);
-  await conn.write(line(`ERR ${reason}`)).catch(() => 0);
+  await conn.write(line(text)).catch(() => 0);
   clearTimeout(timer);
   closeQuietly(conn);
 }
 
-/** The outbound side of one TCP connection: a thin writer over the {@linkcode Outbox} every door shares. */
-export class TcpSession implements Session {
-  readonly id: string;
-  codec: Codec;
-  readonly #outbox: Outbox;
-
-  /** Wraps a connection. `onClose` runs once, when closing starts. */
-  constructor(
-    conn: Deno.Conn,
-    options: { maxQueueBytes: number; load: LoadGauge; onClose: (reason: CloseReason) => void },
-  ) {
-    this.id = newConnectionId();
-    this.codec = commandCodec;
-    this.#outbox = new Outbox({
-      sink: { write: (bytes) => conn.write(bytes), end: () => closeQuietly(conn) },
-      max: options.maxQueueBytes,
-      load: options.load,
-      onClose: options.onClose,
-    });
-  }
-
-  /** {@inheritDoc Session.queued} */
-  queued(): number {
-    return this.#outbox.queued;
-  }
-
-  /** {@inheritDoc Session.send} Text is one line (its `\n` added); bytes go as they are. */
-  send(frame: Frame): void {
-    this.#outbox.push(typeof frame === "string" ? line(frame) : frame);
-  }
-
-  /** Marks the session backed up or not; the door's sweep calls it. */
-  sweep(now: number): void {
-    this.#outbox.sweep(now);
-  }
-
-  /** {@inheritDoc Session.pressure} */
-  pressure(): number {
-    return this.#outbox.pressure();
-  }
-
-  /** Closes after what is queued has been written (at most one second), or at once for a slow reader. */
-  close(reason: CloseReason): void {
-    this.#outbox.close(reason);
-  }
-}
-
-type Phase = "sniff" | "handshake" | "lines";
-
-/** One accepted connection: its read loop, dialect state and deadlines. */
-class TcpConnection {
+/** One accepted connection: its read loop, dialect, rate limit and deadlines. */
+class TcpConnection implements LineConnection {
   readonly #conn: Deno.TcpConn;
-  readonly #options: TcpOptions;
-  readonly #hub: Hub;
-  readonly #session: TcpSession;
-  readonly #client: Client;
+  readonly #options: LineDoorOptions;
+  readonly hub: Hub;
+  readonly session: TcpSession;
+  readonly client: Client;
   readonly #framer: LineFramer;
   readonly #bucket: TokenBucket;
+  /** The fallback until the first non-blank byte picks another. */
+  #dialect: LineDialect;
   /** Lines waiting on the store; created on a connection's first message. */
   #inFlight: Set<Promise<unknown>> | null = null;
-  #phase: Phase = "sniff";
-  #handshake: Uint8Array[] = [];
-  #handshakeLength = 0;
-  #machat = false;
+  #phase: "sniff" | "preamble" | "lines";
+  #preamble: Preamble | null = null;
   #openedAt = performance.now();
   #activeAt = performance.now();
   #closeReason: CloseReason | null = null;
 
-  constructor(conn: Deno.TcpConn, options: TcpOptions) {
+  constructor(conn: Deno.TcpConn, options: LineDoorOptions) {
     this.#conn = conn;
     this.#options = options;
-    this.#hub = options.hub;
+    this.hub = options.hub;
+    this.#dialect = options.dialects.fallback;
+    this.#phase = options.dialects.sniffed === undefined ? "lines" : "sniff";
     this.#framer = new LineFramer({ maxLength: options.maxLineBytes });
     this.#bucket = new TokenBucket(options.rate);
-    this.#session = new TcpSession(conn, {
+    this.session = new TcpSession(conn, {
+      codec: this.#dialect.codec,
       maxQueueBytes: options.maxQueueBytes,
       load: options.hub.load,
       onClose: (reason) => {
         this.#closeReason ??= reason;
         if (reason === "slow-reader") {
-          this.#hub.metrics.slowReadersDropped++;
-          log.warn("slow reader dropped", { conn: this.#session.id });
+          this.hub.metrics.slowReadersDropped++;
+          log.warn("slow reader dropped", { conn: this.session.id });
         }
       },
     });
-    this.#client = this.#hub.connect(this.#session);
+    this.client = this.hub.connect(this.session);
     try {
       conn.setNoDelay(true);
       // The TCP heartbeat: the kernel probes quiet peers, so a vanished client is noticed without chat noise.
@@ -209,55 +171,56 @@ class TcpConnection {
 
   async run(): Promise<void> {
     const addr = this.#conn.remoteAddr as Deno.NetAddr;
-    log.info("connect", { conn: this.#session.id, remote: `${addr.hostname}:${addr.port}` });
-    let buffer = new Uint8Array(READ_SIZE);
-    // Small reads in a row on the big buffer: after QUIET_READS of them the connection gets the small one back.
-    let small = 0;
+    log.info("connect", { conn: this.session.id, remote: `${addr.hostname}:${addr.port}` });
+    if (this.#phase === "lines") this.#dialect.open(this);
+    const reads = new ReadBuffer();
     try {
       while (true) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
-        const bytes = buffer.subarray(0, n);
-        // Lines are copied out of the buffer when framed, so it can be replaced at once.
-        if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
-        else if (buffer.length > READ_SIZE) {
-          small = n < READ_SIZE ? small + 1 : 0;
-          if (small >= QUIET_READS) buffer = new Uint8Array(READ_SIZE);
-        }
+        // The framer and the preamble copy what they keep, so the next read may reuse the buffer.
+        const bytes = await reads.read(this.#conn);
+        if (bytes === null) break;
         await this.#feed(bytes);
-        if (this.#inFlight !== null && this.#inFlight.size >= MAX_IN_FLIGHT) {
-          await Promise.race(this.#inFlight);
-        }
+        if ((this.#inFlight?.size ?? 0) >= MAX_IN_FLIGHT) await Promise.race(this.#inFlight!);
       }
       // A partial line at end of stream is dropped: only a terminated line is a message.
     } catch {
       // Reset by peer, or closed by us: either way the connection is over.
     } finally {
       if (this.#inFlight !== null) await Promise.allSettled([...this.#inFlight]);
-      this.#hub.disconnect(this.#client);
-      this.#session.close(this.#closeReason ?? "quit");
-      log.info("disconnect", { conn: this.#session.id, reason: this.#closeReason ?? "peer" });
+      this.hub.disconnect(this.client);
+      this.session.close(this.#closeReason ?? "quit");
+      this.#dialect.close?.(this);
+      log.info("disconnect", { conn: this.session.id, reason: this.#closeReason ?? "peer" });
     }
   }
 
   /** Enforces deadlines; called by the door's sweep. */
   sweep(now: number): void {
     if (this.#closeReason !== null) return;
-    this.#session.sweep(now);
-    const loggedIn = this.#client.name !== null;
-    if (!loggedIn && now - this.#openedAt > this.#options.loginTimeoutMs) {
-      this.#session.send(line(this.#machat ? BAD_HANDSHAKE : "ERR login-timeout"));
-      this.#end("login-timeout");
-    } else if (loggedIn && now - this.#activeAt > this.#options.idleTimeoutMs) {
-      this.#session.send(line("INFO disconnected due to inactivity"));
-      this.#end("idle");
-    }
+    this.session.sweep(now);
+    const waiting = this.#dialect.awaitingLogin?.(this) ?? this.client.name === null;
+    if (waiting && now - this.#openedAt > this.#options.loginTimeoutMs) this.#farewell("login-timeout");
+    else if (!waiting && now - this.#activeAt > this.#options.idleTimeoutMs) this.#farewell("idle");
   }
 
-  #end(reason: CloseReason): void {
+  /** {@inheritDoc LineConnection.end} */
+  end(reason: CloseReason): void {
     this.#closeReason ??= reason;
-    this.#hub.disconnect(this.#client);
-    this.#session.close(reason);
+    this.hub.disconnect(this.client);
+    this.session.close(reason);
+  }
+
+  /** {@inheritDoc LineConnection.track} */
+  track<T>(pending: Promise<Result<T>>, onFail: (code: ErrorCode, detail: string) => void): void {
+    const done = pending.then((result) => {
+      if (!result.ok) onFail(result.code, result.detail);
+    }).finally(() => this.#inFlight!.delete(done));
+    (this.#inFlight ??= new Set()).add(done);
+  }
+
+  #farewell(reason: DoorClose): void {
+    this.#dialect.farewell(this, reason);
+    this.end(reason);
   }
 
   async #feed(chunk: Uint8Array): Promise<void> {
@@ -265,43 +228,33 @@ class TcpConnection {
       let i = 0;
       while (i < chunk.length && isBlank(chunk[i]!)) i++;
       if (i === chunk.length) return;
-      if (chunk[i] === 0x7b) {
-        this.#phase = "handshake";
-        this.#machat = true;
-        this.#session.codec = machatCodec;
-        chunk = chunk.subarray(i);
-      } else {
-        this.#phase = "lines";
-      }
+      this.#dialect = this.#options.dialects.sniffed?.[String.fromCharCode(chunk[i]!)] ?? this.#dialect;
+      this.session.codec = this.#dialect.codec;
+      this.#dialect.open(this);
+      this.#preamble = this.#dialect.preamble?.(this) ?? null;
+      this.#phase = this.#preamble ? "preamble" : "lines";
+      // A preamble starts at the byte that picked its dialect; lines are framed whole (blank lines are skipped).
+      if (this.#preamble) chunk = chunk.subarray(i);
     }
-    if (this.#phase === "handshake") {
-      this.#handshake.push(chunk.slice());
-      this.#handshakeLength += chunk.length;
-      const bytes = concat(this.#handshake, this.#handshakeLength);
-      const end = handshakeEnd(bytes);
-      if (end === -1) {
-        if (this.#handshakeLength > MAX_HANDSHAKE) this.#refuseHandshake();
-        return;
-      }
-      this.#handshake = [];
-      if (!(await this.#acceptHandshake(bytes.subarray(0, end)))) return;
+    if (this.#phase === "preamble") {
+      const rest = await this.#preamble!.read(chunk);
+      if (rest === null) return;
       this.#phase = "lines";
-      chunk = bytes.subarray(end);
+      this.#preamble = null;
+      this.#activeAt = performance.now();
+      chunk = rest;
     }
-    await this.#lines((sink) => this.#framer.transform(chunk, sink));
-  }
-
-  async #lines(frame: (sink: { enqueue(line: Line): void }) => void): Promise<void> {
     const lines: Line[] = [];
-    frame({ enqueue: (item) => lines.push(item) });
+    this.#framer.transform(chunk, { enqueue: (item) => lines.push(item) });
     for (const item of lines) {
       if (this.#closeReason !== null) return;
       if ("text" in item && item.text.trim() === "") continue;
       if (!(await this.#admitLine())) return;
-      if ("error" in item) {
-        this.#session.send(line(`ERR ${item.error === "too-long" ? "line-too-long" : "invalid-utf8"}`));
-      } else if (this.#machat) this.#machatLine(item.text);
-      else await this.#command(parseCommand(item.text));
+      if ("error" in item) this.#dialect.refused(this, item.error);
+      else {
+        this.#activeAt = performance.now();
+        await this.#dialect.line(this, item.text);
+      }
     }
   }
 
@@ -313,155 +266,13 @@ class TcpConnection {
     const verdict = this.#bucket.take();
     if (verdict.kind === "ok") return true;
     if (verdict.kind === "flood") {
-      this.#session.send(line("ERR flood: too many lines for too long, disconnecting"));
-      this.#end("flood");
+      this.#farewell("flood");
       return false;
     }
-    if (verdict.first) this.#session.send(line("ERR rate-limited: slow down"));
+    if (verdict.first) this.#dialect.limited(this);
     await new Promise((resolve) => setTimeout(resolve, verdict.waitMs));
     this.#bucket.spendAfterWait();
     return this.#closeReason === null;
-  }
-
-  async #acceptHandshake(bytes: Uint8Array): Promise<boolean> {
-    let text: string;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-    } catch {
-      this.#refuseHandshake();
-      return false;
-    }
-    const handshake = parseHandshake(text);
-    if (!handshake) {
-      this.#refuseHandshake();
-      return false;
-    }
-    const login = await this.#hub.claim(this.#client, handshake.name, { variant: true });
-    if (!login.ok && login.code === "unavailable") {
-      // The handshake was fine; the cluster's names cannot be asked (Redis is away).
-      this.#session.send(line("ERR unavailable"));
-      this.#end("protocol");
-      return false;
-    }
-    if (!login.ok) {
-      this.#refuseHandshake();
-      return false;
-    }
-    const joined = this.#hub.join(this.#client, handshake.room, {
-      replay: this.#options.machatHistoryOnJoin ?? 0,
-    });
-    if (!joined.ok) {
-      this.#hub.disconnect(this.#client);
-      this.#refuseHandshake();
-      return false;
-    }
-    if (login.value !== handshake.name) {
-      this.#hub.notify(this.#client, "renamed", `your name is ${login.value} (${handshake.name} is taken)`);
-    }
-    this.#activeAt = performance.now();
-    return true;
-  }
-
-  #refuseHandshake(): void {
-    this.#session.send(line(BAD_HANDSHAKE));
-    this.#end("protocol");
-  }
-
-  #machatLine(text: string): void {
-    if (text.trim() === "") return;
-    this.#activeAt = performance.now();
-    this.#track(
-      this.#hub.say(this.#client, text),
-      (result) => this.#session.send(line(`ERR ${result.code}`)),
-    );
-  }
-
-  #track<T>(pending: Promise<Result<T>>, onFail: (result: Result<T> & { ok: false }) => void): void {
-    const done = pending.then((result) => {
-      if (!result.ok) onFail(result);
-    }).finally(() => this.#inFlight!.delete(done));
-    (this.#inFlight ??= new Set()).add(done);
-  }
-
-  #reply(...lines: string[]): void {
-    // Replies carry names and stored text (HIST): none of it may reach a terminal raw.
-    for (const text of lines) this.#session.send(line(oneLine(text)));
-  }
-
-  async #command(command: Command): Promise<void> {
-    if (command.cmd === "empty") return;
-    this.#activeAt = performance.now();
-    const hub = this.#hub;
-    const client = this.#client;
-    if (client.name === null && !["login", "ping", "help", "quit", "unknown"].includes(command.cmd)) {
-      this.#reply("ERR expected 'LOGIN <username>'");
-      return;
-    }
-    switch (command.cmd) {
-      case "login": {
-        if (client.name !== null) return this.#reply("ERR already-logged-in");
-        if (command.name === "") return this.#reply("ERR expected 'LOGIN <username>'");
-        const result = await hub.claim(client, command.name);
-        if (!result.ok) return this.#reply(`ERR ${result.code}`);
-        this.#reply("OK");
-        hub.join(client, DEFAULT_ROOM);
-        return;
-      }
-      case "say":
-        return this.#track(hub.say(client, command.text), (r) => this.#reply(`ERR ${r.code}`));
-      case "dm":
-        return this.#track(hub.dm(client, command.to, command.text), (r) => this.#reply(`ERR ${r.code}`));
-      case "who": {
-        const all = hub.users(client.room ?? DEFAULT_ROOM);
-        const page = all.slice(command.offset, command.offset + hub.listLimit);
-        const next = command.offset + page.length;
-        const more = next < all.length ? [`INFO ${all.length} members; more with WHO ${next}`] : [];
-        return this.#reply(...page.map((u) => `USER ${u.name}`), ...more, "OK");
-      }
-      case "ping":
-        return this.#reply("PONG");
-      case "join": {
-        return this.#switchRoom(command.room);
-      }
-      case "leave":
-        return this.#switchRoom(DEFAULT_ROOM);
-      case "rooms":
-        return this.#reply(...hub.rooms().map((r) => `ROOM ${r.name} ${r.members}`), "OK");
-      case "history":
-      case "history-since": {
-        const room = client.room ?? DEFAULT_ROOM;
-        let range;
-        try {
-          range = await hub.history(
-            room,
-            command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
-          );
-        } catch {
-          // The store is away (Redis down): say so; the connection stays.
-          return this.#reply("ERR unavailable");
-        }
-        if (!range.complete) this.#reply("INFO history-gap");
-        return this.#reply(
-          ...range.messages.map((m) => `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${m.text}`),
-          "OK",
-        );
-      }
-      case "help":
-        return this.#reply(...HELP_LINES);
-      case "quit":
-        this.#reply("INFO bye");
-        return this.#end("quit");
-      case "unknown":
-        return this.#reply("ERR unknown-cmd");
-      case "usage":
-        return this.#reply(`ERR usage: ${command.usage}`);
-    }
-  }
-
-  /** Command clients are in one room at a time: joining one leaves the other. */
-  #switchRoom(room: string): void {
-    const moved = this.#hub.move(this.#client, room);
-    this.#reply(moved.ok ? "OK" : `ERR ${moved.code}`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 
 import type { ChatEvent } from "../model.ts";
-import { BAD_HANDSHAKE, machatLine, parseHandshake } from "../render.ts";
+import { BAD_HANDSHAKE, machatLine, parseHandshake } from "../wire/machat.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
 import { wsCodec } from "./session.ts";

@@ -1,10 +1,9 @@
 /**
- * Plain-text renderings shared by the line-oriented dialects: the TCP command and MaChat dialects and
- * MaChat over WebSocket. Doors never import each other, so what two doors say alike lives here.
+ * Text rendering for line dialects: making names, notices and message text safe as one line of a terminal,
+ * and the line that sums up a crowd's joins or leaves. Shared by the TCP door's dialects and MaChat over
+ * WebSocket; doors never import each other, so what two doors say alike lives here.
  * @module
  */
-
-import type { ChatEvent } from "./model.ts";
 
 // Line breaks, every other control character but TAB, DEL, C1 and the bidi overrides and isolates.
 // deno-lint-ignore no-control-regex -- matching control characters is the point
@@ -38,51 +37,4 @@ export function flatText(text: string): string {
 export function presenceLine(joined: readonly string[], left: readonly string[]): string {
   const [names, verb] = joined.length > 0 ? [joined, "joined"] : [left, "left"];
   return names.length === 1 ? `INFO ${oneLine(names[0]!)} ${verb}` : `INFO ${names.length} people ${verb}`;
-}
-
-/** MaChat's line for an event (without terminator), or `null` when MaChat has nothing to say about it. */
-export function machatLine(event: ChatEvent): string | null {
-  switch (event.kind) {
-    case "message":
-      return `${oneLine(event.message.from)}:${flatText(event.message.text)}`;
-    case "dm":
-      return `[DM] ${oneLine(event.message.from)}: ${flatText(event.message.text)}`;
-    case "join":
-      return `INFO ${oneLine(event.name)} joined`;
-    case "leave":
-      return `INFO ${oneLine(event.name)} left`;
-    case "presence":
-      return presenceLine(event.joined, event.left);
-    case "notice":
-      return `INFO ${oneLine(event.text)}`;
-    case "shutdown":
-      return "INFO server shutting down";
-    default:
-      return null;
-  }
-}
-
-/** The error line a bad MaChat handshake gets before the connection closes. */
-export const BAD_HANDSHAKE = 'ERR bad-handshake: expected {"name":"...","room":"..."}';
-
-/** What a MaChat client asked for in its handshake. */
-export interface Handshake {
-  /** Wanted member name. */
-  readonly name: string;
-  /** Room to join. */
-  readonly room: string;
-}
-
-/** Parses a MaChat handshake object; `null` when it is not one (not JSON, missing or non-string fields). */
-export function parseHandshake(text: string): Handshake | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
-  const { name, room } = value as Record<string, unknown>;
-  if (typeof name !== "string" || typeof room !== "string") return null;
-  return { name: name.trim(), room: room.trim() };
 }
