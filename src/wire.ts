@@ -1,7 +1,7 @@
 /**
- * The GoBanter payloads that more than one side speaks: the `/ws` dialect sends them, the JSON API answers with
- * them, and the page reads them. The page imports these types only, so browser and server agree by the type
- * checker; neither door imports the other for them.
+ * The GoBanter payloads that more than one side speaks: the `/ws` dialect sends them, the JSON API answers
+ * with them, and the page reads them. The page imports these types only, so browser and server agree by the
+ * type checker; neither door imports the other for them.
  * @module
  */
 

@@ -1,8 +1,8 @@
 /**
  * One entry of an HTTP route table: a `URLPattern` and a handler per method.
  *
- * The HTTP door's handler (`createHandler` in `routes.ts`) walks a table of these; a door that rides on
- * HTTP (the WebSocket door) builds its own entries with {@linkcode route} and hands them over, so neither door
+ * The HTTP door's handler (`createHandler` in `routes.ts`) walks a table of these; a door that rides on HTTP
+ * (the WebSocket door) builds its own entries with {@linkcode route} and hands them over, so neither door
  * imports the other's routes.
  * @module
  */

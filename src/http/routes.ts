@@ -1,8 +1,8 @@
 /**
- * The HTTP door: a small route table on the built-in `URLPattern`, serving the page, health, readiness, metrics
- * and a JSON API, plus the routes other doors hand it (the WebSocket door's upgrade paths). It knows nothing of
- * WebSocket: {@linkcode createHandler} returns a plain `(Request, info) => Response` handler usable by hubbub's
- * HTTP server and by tests alike.
+ * The HTTP door: a small route table on the built-in `URLPattern`, serving the page, health, readiness,
+ * metrics and a JSON API, plus the routes other doors hand it (the WebSocket door's upgrade paths). It knows
+ * nothing of WebSocket: {@linkcode createHandler} returns a plain `(Request, info) => Response` handler
+ * usable by hubbub's HTTP server and by tests alike.
  * @module
  */
 
@@ -25,7 +25,7 @@ export interface HandlerOptions {
   readonly ready?: () => boolean;
 }
 
-/** Handles one request; routes that take the socket over (WebSocket upgrades) need `info`, the HTTP server's. */
+/** Handles one request; a route that takes the socket over (an upgrade) needs the server's `info`. */
 export type RequestHandler = (request: Request, info?: HttpInfo) => Promise<Response>;
 
 /** Builds the request handler. */

@@ -3,8 +3,8 @@
  * goChat's `/makeRoom`. The door owns its {@linkcode WsDoor} (the heartbeat sweep) and goChat's pinger: both
  * start here and stop when `signal` aborts.
  *
- * The WebSocket door rides on the HTTP door: an upgrade is an HTTP request first, so this module uses the HTTP
- * route type, errors and Origin policy; the HTTP door never imports the WebSocket door (see
+ * The WebSocket door rides on the HTTP door: an upgrade is an HTTP request first, so this module uses the
+ * HTTP route type, errors and Origin policy; the HTTP door never imports the WebSocket door (see
  * docs/architecture.md).
  * @module
  */
