@@ -3,9 +3,10 @@
  * the page reaches the server through the module graph, so `deno compile` embeds it and nothing is read from
  * disk at run time.
  *
- * `web/main.tsx` and `web/style.css` are bundled and minified with `deno bundle`; `web/index.html` gets the
- * hashed asset paths. The generated file is committed; `--check` rebuilds in memory and fails when the
- * committed file differs (wired into `deno task ok` and the test suite).
+ * `web/main.tsx` and `web/style.css` are bundled and minified with `deno bundle` under `deno.dev.json` (the
+ * page's packages, preact and its signals, are build-time dependencies: the server never fetches them);
+ * `web/index.html` gets the hashed asset paths. The generated file is committed; `--check` rebuilds in memory
+ * and fails when the committed file differs (wired into `deno task ok` and the test suite).
  *
  * ```sh
  * deno task build            # regenerate
@@ -34,7 +35,15 @@ async function hash(text: string): Promise<string> {
 /** Runs `deno bundle --minify` on one entry point (relative to the root) and returns the output. */
 async function bundle(entry: string): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--minify", "--platform=browser", "--format=esm", entry],
+    args: [
+      "bundle",
+      "--config=deno.dev.json",
+      "--quiet",
+      "--minify",
+      "--platform=browser",
+      "--format=esm",
+      entry,
+    ],
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",

@@ -21,6 +21,7 @@ import type { Store } from "./store/store.ts";
 import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
 import { type HttpServer, serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
+import { wsRoutes } from "./ws/routes.ts";
 import { descriptorBudget } from "./net/accept.ts";
 
 const log = getLogger(["hubbub", "server"]);
@@ -129,7 +130,8 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         signal: controller.signal,
       });
     if (config.http) {
-      const handler = createHandler({
+      // The WebSocket door rides on the HTTP listener: its routes join the HTTP door's table.
+      const routes = wsRoutes({
         hub,
         maxFrameBytes: config.maxFrameBytes,
         maxQueueBytes: config.maxQueueBytes,
@@ -139,10 +141,14 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
         loginTimeoutMs: config.loginTimeoutMs,
         gochatHistoryOnJoin: config.historyOnJoin,
         machatHistoryOnJoin: config.machatHistoryOnJoin,
+        signal: controller.signal,
+      });
+      const handler = createHandler({
+        hub,
+        routes,
         // Listeners are up once we get here; readiness ends when shutdown begins.
         ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
       });
-      controller.signal.addEventListener("abort", () => handler.close(), { once: true });
       http = serveHttp({
         hostname: config.http.hostname,
         port: config.http.port,

@@ -475,4 +475,39 @@ export class FakeLineConnection implements LineConnection, Session {
   async settled(): Promise<void> {
     await Promise.all(this.#tracked);
   }
+
+/** A module of `deno info --json`: its specifier and, for local modules, its imports. */
+export interface InfoModule {
+  /** `file:///…`, `npm:/pkg@1.2.3`, `node:…`. */
+  readonly specifier: string;
+  /** `esm`, `npm`, `node`, `asserted` (JSON). */
+  readonly kind: string;
+  /** For `npm` modules: the resolved package (`pkg@1.2.3`). */
+  readonly npmPackage?: string;
+  /** Imports: `code` for a value import, `type` alone for `import type`. */
+  readonly dependencies?: readonly {
+    readonly code?: { readonly specifier: string };
+    readonly type?: { readonly specifier: string };
+  }[];
+}
+
+/** What `deno info --json` says about one entry point's module graph. */
+export interface DenoInfo {
+  /** Every module the graph reaches. */
+  readonly modules: readonly InfoModule[];
+  /** Deno's npm resolution (the lockfile's snapshot): packages and their dependencies. */
+  readonly npmPackages: Readonly<Record<string, { readonly dependencies: readonly string[] }>>;
+}
+
+/** Runs `deno info --json` on `entry` (relative to the project root) under `config` (default `deno.json`). */
+export async function denoInfo(entry: string, config = "deno.json"): Promise<DenoInfo> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", config, entry],
+    cwd: ROOT,
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const decoder = new TextDecoder();
+  if (code !== 0) throw new Error(`Cannot read the module graph of ${entry}: ${decoder.decode(stderr)}`);
+  return JSON.parse(decoder.decode(stdout));
 }

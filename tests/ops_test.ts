@@ -14,18 +14,10 @@ Deno.test("/readyz is 200 while serving and 503 when not ready", async () => {
   assert.equal(await response.text(), "ready\n");
 
   const hub = new Hub({ store: new MemoryStore() });
-  const handler = createHandler({
-    hub,
-    maxFrameBytes: 1024,
-    maxQueueBytes: 1024,
-    idleTimeoutMs: 1000,
-    allowOrigins: [],
-    ready: () => false,
-  });
+  const handler = createHandler({ hub, ready: () => false });
   const notReady = await handler(new Request("http://x/readyz"));
   assert.equal(notReady.status, 503);
   await notReady.body?.cancel();
-  handler.close();
   hub.shutdown();
 });
 

@@ -7,7 +7,7 @@
  */
 
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
-import type { BroadcastPayload, PrivatePayload } from "../src/ws/gobanter.ts";
+import type { BroadcastPayload, PrivatePayload } from "../src/wire/gobanter.ts";
 import { applyPresence, mergeMembers, nextMemberPage, presenceText } from "./members.ts";
 import { ChatSocket, type SocketStatus } from "./socket.ts";
 import {

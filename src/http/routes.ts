@@ -1,76 +1,36 @@
 /**
- * The HTTP door: a small route table on the built-in `URLPattern`, serving the page, the WebSocket
- * dialects, health and a JSON API. {@linkcode createHandler} returns a plain handler usable by hubbub's
- * HTTP server and by tests alike.
+ * The HTTP door: a small route table on the built-in `URLPattern`, serving the page, health, readiness,
+ * metrics and a JSON API, plus the routes other doors hand it (the WebSocket door's upgrade paths). It knows
+ * nothing of WebSocket: {@linkcode createHandler} returns a plain `(Request, info) => Response` handler
+ * usable by hubbub's HTTP server and by tests alike.
  * @module
  */
 
 import { checkRoom } from "../names.ts";
-import { broadcastPayload, gobanter, MAX_HISTORY } from "../ws/gobanter.ts";
-import { gochat, GoChatPinger, parseQuery } from "../ws/gochat.ts";
-import { machatWs } from "../ws/machat.ts";
-import { type Dialect, UpgradeError, WsDoor, type WsOptions } from "../ws/upgrade.ts";
+import type { Hub } from "../hub/hub.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
-import { originAllowed } from "./origin.ts";
 import { type Family, type Histogram, renderPrometheus } from "../metrics.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
+import { type Route, route } from "./route.ts";
 import type { HttpInfo } from "./server.ts";
+import { broadcastPayload, MAX_HISTORY } from "../wire/gobanter.ts";
 
 /** Options of {@linkcode createHandler}. */
-export interface HandlerOptions extends WsOptions {
-  /** Extra origins allowed to open WebSockets (`*`, `null`, or origins). */
-  readonly allowOrigins: readonly string[];
+export interface HandlerOptions {
+  /** The hub the API and metrics read. */
+  readonly hub: Hub;
+  /** Routes of the doors that ride on HTTP (the WebSocket door's); the handler's own routes come first. */
+  readonly routes?: readonly Route[];
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready?: () => boolean;
-  /** Recent messages replayed to goChat clients when they join (default 20). */
-  readonly gochatHistoryOnJoin?: number;
-  /** Recent messages replayed to `/mychat` clients when they join (default 0). */
-  readonly machatHistoryOnJoin?: number;
 }
 
-type Handle = (
-  request: Request,
-  params: Record<string, string | undefined>,
-  info?: HttpInfo,
-) => Response | Promise<Response>;
-
-interface Route {
-  readonly pattern: URLPattern;
-  readonly methods: Readonly<Record<string, Handle>>;
-}
-
-/** A request handler with a `close()` that stops its timers. */
-export interface HttpHandler {
-  /** Handles one request; WebSocket routes need `info` (the HTTP server's) to take the socket over. */
-  (request: Request, info?: HttpInfo): Promise<Response>;
-  /** Stops background work (goChat's pings, the WebSocket heartbeat). */
-  close(): void;
-}
+/** Handles one request; a route that takes the socket over (an upgrade) needs the server's `info`. */
+export type RequestHandler = (request: Request, info?: HttpInfo) => Promise<Response>;
 
 /** Builds the request handler. */
-export function createHandler(options: HandlerOptions): HttpHandler {
+export function createHandler(options: HandlerOptions): RequestHandler {
   const { hub } = options;
-  const pinger = new GoChatPinger();
-  const door = new WsDoor(options);
-  const mychat = machatWs({ historyOnJoin: options.machatHistoryOnJoin ?? 0 });
-  const replayGoChat = { historyOnJoin: options.gochatHistoryOnJoin ?? 20 };
-
-  const upgrade = (dialect: () => Dialect): Handle => async (request, _, info) => {
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || info === undefined) {
-      throw new HttpError(426, "upgrade-required", "Expected a WebSocket upgrade", { upgrade: "websocket" });
-    }
-    if (!originAllowed(request, options.allowOrigins, info.secure)) {
-      throw new HttpError(403, "forbidden-origin", "Origin not allowed (see --allow-origin)");
-    }
-    try {
-      return await door.upgrade(request, info, dialect());
-    } catch (error) {
-      if (error instanceof UpgradeError) {
-        throw new HttpError(error.status, "bad-upgrade", error.message, error.headers);
-      }
-      throw error;
-    }
-  };
 
   const routes: Route[] = [
     route("/", { GET: (request) => servePage(request) }),
@@ -80,23 +40,6 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       GET: () => (options.ready?.() ?? true) ? text("ready\n") : text("not ready\n", 503),
     }),
     route("/metrics", { GET: () => text(metricsText(hub), 200, "text/plain; version=0.0.4; charset=utf-8") }),
-    route("/ws", { GET: upgrade(() => gobanter) }),
-    route("/mychat", { GET: upgrade(() => mychat) }),
-    route("/joinRoom", {
-      GET: (request, _, info) => {
-        const query = parseQuery(new URL(request.url), hub.nameLimits);
-        if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot join: ${query}`);
-        return upgrade(() => gochat(query, pinger, replayGoChat))(request, {}, info);
-      },
-    }),
-    route("/makeRoom", {
-      GET: (request) => {
-        const query = parseQuery(new URL(request.url), hub.nameLimits);
-        if (typeof query === "string") throw new HttpError(400, "bad-request", `Cannot make room: ${query}`);
-        // Rooms exist while someone is in them; making one only checks the name is good.
-        return new Response(`room ${query.room} is ready\n`, { headers: { "content-type": "text/plain" } });
-      },
-    }),
     route("/api/rooms", { GET: () => json({ rooms: hub.rooms() }) }),
     route("/api/rooms/:room/messages", {
       GET: async (request, { room }) => {
@@ -133,9 +76,10 @@ export function createHandler(options: HandlerOptions): HttpHandler {
         });
       },
     }),
+    ...options.routes ?? [],
   ];
 
-  const handler = async (request: Request, info?: HttpInfo): Promise<Response> => {
+  return async (request: Request, info?: HttpInfo): Promise<Response> => {
     const url = new URL(request.url);
     const api = url.pathname.startsWith("/api/");
     try {
@@ -166,12 +110,6 @@ export function createHandler(options: HandlerOptions): HttpHandler {
       throw error;
     }
   };
-  return Object.assign(handler, {
-    close: () => {
-      pinger.stop();
-      door.close();
-    },
-  });
 }
 
 function text(body: string, status = 200, type = "text/plain; charset=utf-8"): Response {
@@ -259,10 +197,6 @@ function single(name: string, type: "counter" | "gauge", help: string, value: nu
 
 function histogram(name: string, help: string, values: Histogram): Family {
   return { name, type: "histogram", help, samples: values.render(name) };
-}
-
-function route(pathname: string, methods: Record<string, Handle>): Route {
-  return { pattern: new URLPattern({ pathname }), methods };
 }
 
 function count(value: string | null, fallback: number, what: string): number {

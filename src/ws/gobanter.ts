@@ -7,43 +7,12 @@
  * @module
  */
 
-import type { ChatEvent, ChatMessage, DirectMessage } from "../model.ts";
+import type { ChatEvent } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import type { Dialect, WsConnection } from "./upgrade.ts";
 import { settle } from "./upgrade.ts";
 import { wsCodec } from "./session.ts";
-
-/** Payload of a documented `broadcast` frame (also each entry of a `history` frame). */
-export interface BroadcastPayload {
-  /** The text. */
-  readonly Message: string;
-  /** Sender. */
-  readonly Username: string;
-  /** Sender's connection id. */
-  readonly Conn: string;
-  /** Server time, RFC 3339. */
-  readonly Time: string;
-  /** Room. */
-  readonly Room: string;
-  /** Room-scoped id. */
-  readonly Id: number;
-}
-
-/** Payload of a documented `private` frame (also each entry of a DM `history` frame). */
-export interface PrivatePayload {
-  /** The text. */
-  readonly Message: string;
-  /** Sender. */
-  readonly Username: string;
-  /** Recipient. */
-  readonly To: string;
-  /** Sender's connection id. */
-  readonly Conn: string;
-  /** Server time, RFC 3339. */
-  readonly Time: string;
-  /** Id in the pair's own sequence. */
-  readonly Id: number;
-}
+import { broadcastPayload, MAX_HISTORY, privatePayload } from "../wire/gobanter.ts";
 
 /** A documented-shape frame. */
 export interface DocumentedFrame {
@@ -53,35 +22,8 @@ export interface DocumentedFrame {
   readonly Payload: Record<string, unknown>;
 }
 
-/** Most history entries one `history` request returns. */
-export const MAX_HISTORY = 500;
-
 function documented(Action: string, Payload: Record<string, unknown>): string {
   return JSON.stringify({ Action, Payload });
-}
-
-/** The documented payload of a stored room message. */
-export function broadcastPayload(m: ChatMessage): BroadcastPayload {
-  return {
-    Message: m.text,
-    Username: m.from,
-    Conn: m.conn,
-    Time: new Date(m.time).toISOString(),
-    Room: m.room,
-    Id: m.id,
-  };
-}
-
-/** The documented payload of a direct message. */
-export function privatePayload(m: DirectMessage): PrivatePayload {
-  return {
-    Message: m.text,
-    Username: m.from,
-    To: m.to,
-    Conn: m.conn,
-    Time: new Date(m.time).toISOString(),
-    Id: m.id,
-  };
 }
 
 /** Before the first client frame: nothing but the greeting reaches the client. */
