@@ -475,6 +475,7 @@ export class FakeLineConnection implements LineConnection, Session {
   async settled(): Promise<void> {
     await Promise.all(this.#tracked);
   }
+}
 
 /** A module of `deno info --json`: its specifier and, for local modules, its imports. */
 export interface InfoModule {

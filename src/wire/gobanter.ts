@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ChatMessage, DirectMessage } from "./model.ts";
+import type { ChatMessage, DirectMessage } from "../model.ts";
 
 /** Payload of a documented `broadcast` frame (also each entry of a `history` frame and of the JSON API). */
 export interface BroadcastPayload {
