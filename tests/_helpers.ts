@@ -5,6 +5,10 @@
 
 import { type Config, DEFAULTS } from "../src/cli.ts";
 import { type Server, type ServerOptions, startServer } from "../src/server.ts";
+import type { Hub, HubOptions } from "../src/hub/hub.ts";
+import { LocalBus } from "../src/bus/local.ts";
+import type { ChatMessage } from "../src/model.ts";
+import type { Range, RangeOptions, Store } from "../src/store/store.ts";
 
 /** The defaults with both listeners on loopback port 0; tests override what they exercise. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -161,6 +165,31 @@ export class LineClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Options for a hub of its own (unit tests): the embedded defaults, an in-process bus, over `store`. */
+export function hubOptions(store: Store, overrides: Partial<HubOptions> = {}): HubOptions {
+  return {
+    store,
+    bus: new LocalBus(),
+    presenceIntervalMs: DEFAULTS.presenceIntervalMs,
+    maxRooms: DEFAULTS.maxRooms,
+    maxName: DEFAULTS.maxName,
+    maxRoomName: DEFAULTS.maxRoomName,
+    listLimit: DEFAULTS.listLimit,
+    ...overrides,
+  };
+}
+
+/** A room's stored history through the hub; fails the test when the store cannot answer. */
+export async function roomHistory(
+  hub: Hub,
+  room: string,
+  options: RangeOptions,
+): Promise<Range<ChatMessage>> {
+  const result = await hub.history(room, options);
+  if (!result.ok) throw new Error(`Cannot read the history of ${room}: ${result.detail}`);
+  return result.value;
 }
 
 /** Resolves after `ms` milliseconds. */

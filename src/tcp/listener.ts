@@ -412,11 +412,9 @@ class TcpConnection {
       case "dm":
         return this.#track(hub.dm(client, command.to, command.text), (r) => this.#reply(`ERR ${r.code}`));
       case "who": {
-        const all = hub.users(client.room ?? DEFAULT_ROOM);
-        const page = all.slice(command.offset, command.offset + hub.listLimit);
-        const next = command.offset + page.length;
-        const more = next < all.length ? [`INFO ${all.length} members; more with WHO ${next}`] : [];
-        return this.#reply(...page.map((u) => `USER ${u.name}`), ...more, "OK");
+        const page = hub.members(client.room ?? DEFAULT_ROOM, { offset: command.offset });
+        const more = page.next === null ? [] : [`INFO ${page.total} members; more with WHO ${page.next}`];
+        return this.#reply(...page.members.map((u) => `USER ${u.name}`), ...more, "OK");
       }
       case "ping":
         return this.#reply("PONG");
@@ -430,16 +428,13 @@ class TcpConnection {
       case "history":
       case "history-since": {
         const room = client.room ?? DEFAULT_ROOM;
-        let range;
-        try {
-          range = await hub.history(
-            room,
-            command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
-          );
-        } catch {
-          // The store is away (Redis down): say so; the connection stays.
-          return this.#reply("ERR unavailable");
-        }
+        const result = await hub.history(
+          room,
+          command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
+        );
+        // The store is away (Redis down): say so; the connection stays.
+        if (!result.ok) return this.#reply(`ERR ${result.code}`);
+        const range = result.value;
         if (!range.complete) this.#reply("INFO history-gap");
         return this.#reply(
           ...range.messages.map((m) => `HIST ${m.id} ${new Date(m.time).toISOString()} ${m.from} ${m.text}`),
