@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HubCounters } from "./model.ts";
+
 /** Upper bounds (seconds) of the store-latency histogram buckets. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] as const;
 
@@ -44,8 +46,8 @@ export class Histogram {
   }
 }
 
-/** What the hub and doors count. */
-export class Metrics {
+/** What the hub, the doors and the cluster count. */
+export class Metrics implements HubCounters {
   /** Room messages accepted and stored. */
   messagesIn = 0;
   /** Direct messages accepted and stored. */

@@ -123,6 +123,27 @@ export type CloseReason =
   | "too-large"
   | "flood";
 
+/**
+ * What the hub and its doors count; the metrics module implements it and renders it, so the hub depends on
+ * no exporter.
+ */
+export interface HubCounters {
+  /** Room messages accepted and stored. */
+  messagesIn: number;
+  /** Direct messages accepted and stored. */
+  directsIn: number;
+  /** Frames handed to sessions (every recipient counts). */
+  framesOut: number;
+  /** Messages refused because the store failed. */
+  storeFailures: number;
+  /** Sessions dropped by the slow-reader rule. */
+  slowReadersDropped: number;
+  /** Messages refused because the node was overloaded (admission control). */
+  overloadRefusals: number;
+  /** Time from append to durable, per message (seconds). */
+  readonly storeLatency: { observe(seconds: number): void };
+}
+
 /** The outcome of a hub call that can be refused, with a dialect-neutral code. */
 export type Result<T = void> =
   | { readonly ok: true; readonly value: T }

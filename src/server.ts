@@ -81,6 +81,23 @@ export function openBus(config: Config, metrics: Metrics): Bus {
   });
 }
 
+/** A view of `bus` whose `publish` drops messages and DMs: the store already published them. */
+function storePublished(bus: Bus): Bus {
+  return {
+    get node() {
+      return bus.node;
+    },
+    publish: (event) => {
+      if (event.kind !== "message" && event.kind !== "dm") bus.publish(event);
+    },
+    subscribe: (handler) => bus.subscribe(handler),
+    claim: (key, name, token) => bus.claim(key, name, token),
+    release: (key) => bus.release(key),
+    ready: () => bus.ready(),
+    close: () => bus.close(),
+  };
+}
+
 /** Starts hubbub. */
 export function startServer(config: Config, options: ServerOptions = {}): Server {
   const controller = new AbortController();
@@ -90,7 +107,9 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   const bus = openBus(config, metrics);
   const hub = new Hub({
     metrics,
-    bus,
+    // In a Redis cluster the store's append already published each message, in the one atomic step that
+    // numbered it: the hub's own publish of messages is dropped there, and only there.
+    bus: config.redis ? storePublished(bus) : bus,
     maxRooms: config.maxRooms,
     listLimit: config.listLimit,
     maxName: config.maxName,
@@ -146,6 +165,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
       const handler = createHandler({
         hub,
         routes,
+        metrics,
         // Listeners are up once we get here; readiness ends when shutdown begins.
         ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
       });

@@ -10,6 +10,10 @@ import type { CloseReason, Codec, ErrorCode, Frame, Result, Session } from "../s
 import { type Server, type ServerOptions, startServer } from "../src/server.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import type { LineConnection } from "../src/tcp/dialect.ts";
+import type { HubOptions } from "../src/hub/hub.ts";
+import { LocalBus } from "../src/bus/local.ts";
+import type { ChatMessage } from "../src/model.ts";
+import type { Range, RangeOptions, Store } from "../src/store/store.ts";
 
 /** The defaults with both listeners on loopback port 0; tests override what they exercise. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
@@ -166,6 +170,31 @@ export class LineClient implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Options for a hub of its own (unit tests): the embedded defaults, an in-process bus, over `store`. */
+export function hubOptions(store: Store, overrides: Partial<HubOptions> = {}): HubOptions {
+  return {
+    store,
+    bus: new LocalBus(),
+    presenceIntervalMs: DEFAULTS.presenceIntervalMs,
+    maxRooms: DEFAULTS.maxRooms,
+    maxName: DEFAULTS.maxName,
+    maxRoomName: DEFAULTS.maxRoomName,
+    listLimit: DEFAULTS.listLimit,
+    ...overrides,
+  };
+}
+
+/** A room's stored history through the hub; fails the test when the store cannot answer. */
+export async function roomHistory(
+  hub: Hub,
+  room: string,
+  options: RangeOptions,
+): Promise<Range<ChatMessage>> {
+  const result = await hub.history(room, options);
+  if (!result.ok) throw new Error(`Cannot read the history of ${room}: ${result.detail}`);
+  return result.value;
 }
 
 /** Resolves after `ms` milliseconds. */
@@ -431,7 +460,7 @@ export class FakeLineConnection implements LineConnection, Session {
   readonly #tracked: Promise<void>[] = [];
 
   /** Connects a fake to `hub` (a fresh one by default) speaking `codec`. */
-  constructor(codec: Codec, hub: Hub = new Hub({ store: new MemoryStore(), presenceIntervalMs: 0 })) {
+  constructor(codec: Codec, hub: Hub = new Hub(hubOptions(new MemoryStore(), { presenceIntervalMs: 0 }))) {
     this.codec = codec;
     this.hub = hub;
     this.client = hub.connect(this);

@@ -1,7 +1,7 @@
 /** History through the doors: restarts, reconnect recovery, retention gaps, DM privacy, replay on join. */
 
 import assert from "node:assert/strict";
-import { eventually, LineClient, serve, WsClient } from "./_helpers.ts";
+import { eventually, LineClient, roomHistory, serve, WsClient } from "./_helpers.ts";
 import { fromBase64 } from "../src/ws/gochat.ts";
 
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
@@ -121,7 +121,7 @@ Deno.test("goChat and MaChat clients get the last N messages on join (each its o
   await alice.expect("OK");
   for (let i = 1; i <= 5; i++) await alice.send(`old ${i}`);
   await eventually(
-    async () => (await server.hub.history("den", { limit: 10 })).messages.length === 5,
+    async () => (await roomHistory(server.hub, "den", { limit: 10 })).messages.length === 5,
     "stored",
   );
 

@@ -1,5 +1,6 @@
 /** The hub with fake sessions and a memory store: names, rooms, fan-out, presence, typing, failure, shutdown. */
 
+import { hubOptions, roomHistory } from "./_helpers.ts";
 import assert from "node:assert/strict";
 import { type Client, Hub, type HubOptions } from "../src/hub/hub.ts";
 import type {
@@ -99,7 +100,7 @@ class Fixture implements AsyncDisposable {
 
   constructor(options: Partial<HubOptions> = {}) {
     this.store = options.store ?? new MemoryStore();
-    this.hub = new Hub({ presenceIntervalMs: 20, ...options, store: this.store });
+    this.hub = new Hub(hubOptions(this.store, { presenceIntervalMs: 20, ...options }));
   }
 
   /** Connects a session; logs it in and joins rooms when asked. */
@@ -394,7 +395,7 @@ Deno.test("disconnect: every room hears 'disconnected'; the leaver hears nothing
   assert.deepEqual(erin.session.of("leave"), [expected("#ops")]);
   assert.deepEqual(fred.session.of("leave"), [expected("lobby")]);
   assert.deepEqual(dave.session.frames, []);
-  assert.deepEqual(f.hub.users("lobby").map((u) => u.name), ["fred"]);
+  assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["fred"]);
 });
 
 Deno.test("a member with two connections in one room joins once and leaves once", async () => {
@@ -403,12 +404,12 @@ Deno.test("a member with two connections in one room joins once and leaves once"
   const one = f.open("alice", { token: "t", rooms: ["lobby"] });
   const two = f.open("alice", { token: "t", rooms: ["lobby"] });
   assert.deepEqual(bob.session.of("join").map((e) => e.name), ["alice"]);
-  assert.deepEqual(f.hub.users("lobby").map((u) => u.name), ["alice", "bob"]);
+  assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["alice", "bob"]);
   assert.deepEqual(f.hub.rooms(), [{ name: "lobby", members: 2 }]);
 
   f.hub.leave(one.client);
   assert.deepEqual(bob.session.of("leave"), [], "alice is still here through her other connection");
-  assert.deepEqual(f.hub.users("lobby").map((u) => u.name), ["alice", "bob"]);
+  assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["alice", "bob"]);
   f.hub.disconnect(two.client);
   assert.deepEqual(bob.session.of("leave").map((e) => [e.name, e.reason]), [["alice", "disconnected"]]);
 });
@@ -418,7 +419,7 @@ Deno.test("a nameless connection in a room receives messages and appears when it
   const alice = f.open("alice", { rooms: ["lobby"] });
   const guest = f.open(undefined, { rooms: ["lobby"] });
   assert.deepEqual(alice.session.of("join"), [], "nameless connections are not announced");
-  assert.deepEqual(f.hub.users("lobby").map((u) => u.name), ["alice"]);
+  assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["alice"]);
 
   await f.hub.say(alice.client, "welcome");
   assert.deepEqual(guest.session.of("message").map((e) => e.message.text), ["welcome"]);
@@ -427,7 +428,7 @@ Deno.test("a nameless connection in a room receives messages and appears when it
 
   f.hub.login(guest.client, "nina");
   assert.deepEqual(alice.session.of("join").map((e) => e.name), ["nina"]);
-  assert.deepEqual(f.hub.users("lobby").map((u) => u.name), ["alice", "nina"]);
+  assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["alice", "nina"]);
 });
 
 Deno.test("rooms are created on first join and removed from memory when empty; history stays", async () => {
@@ -435,16 +436,16 @@ Deno.test("rooms are created on first join and removed from memory when empty; h
   const alice = f.open("alice", { rooms: ["#Dev"] });
   const bob = f.open("bob", { rooms: ["#dev", "lobby"] });
   assert.deepEqual(f.hub.rooms(), [{ name: "#Dev", members: 2 }, { name: "lobby", members: 1 }]);
-  assert.deepEqual(f.hub.users("#DEV").map((u) => u.name), ["alice", "bob"]);
+  assert.deepEqual(f.hub.members("#DEV").members.map((u) => u.name), ["alice", "bob"]);
   assert.ok((await f.hub.say(alice.client, "remember me", { room: "#dev" })).ok);
 
   f.hub.leave(alice.client, "#dev");
   assert.deepEqual(f.hub.rooms(), [{ name: "#Dev", members: 1 }, { name: "lobby", members: 1 }]);
   f.hub.disconnect(bob.client);
   assert.deepEqual(f.hub.rooms(), []);
-  assert.deepEqual(f.hub.users("#dev"), []);
+  assert.deepEqual(f.hub.members("#dev").members, []);
 
-  const history = await f.hub.history("#dev", { limit: 10 });
+  const history = await roomHistory(f.hub, "#dev", { limit: 10 });
   assert.deepEqual(history.messages.map((m) => m.text), ["remember me"]);
 
   // A new first joiner names the new room; numbering continues from the store.
@@ -835,7 +836,10 @@ Deno.test("user lists carry goChat tags and are sorted by name", async () => {
     name: "zed",
     tag: "0101",
   }]);
-  assert.deepEqual(f.hub.users("LOBBY"), [{ name: "amy", tag: null }, { name: "zed", tag: "0101" }]);
+  assert.deepEqual(f.hub.members("LOBBY").members, [{ name: "amy", tag: null }, {
+    name: "zed",
+    tag: "0101",
+  }]);
 });
 
 Deno.test("sendUsers answers an explicit request at once, to that connection only", async () => {

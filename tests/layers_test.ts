@@ -62,18 +62,6 @@ const RULES: readonly Rule[] = [
   },
 ];
 
-/**
- * Edges that break a wall today and are being removed on the other branches of issue 16. The lead deletes
- * this list after merging them. An entry whose edge is gone fails the test, so the list cannot outlive its
- * edges.
- */
-const KNOWN_UNTIL_MERGE: readonly string[] = [
-  // The bus becomes a required hub option; server.ts wires the concrete one.
-  "src/hub/hub.ts -> src/bus/local.ts",
-  // The hub is handed a small metrics interface instead.
-  "src/hub/hub.ts -> src/metrics.ts",
-];
-
 /** A broken wall: the edge and the rule it breaks. */
 interface Violation {
   readonly edge: string;
@@ -189,9 +177,5 @@ Deno.test("layers: the server's and the page's import graphs break no wall", asy
   // A sanity check that the graph was read: the ws door's routes reach the HTTP route type.
   assert.ok(edges.some((e) => e.from === "src/ws/routes.ts" && e.to === "src/http/route.ts"));
   assert.ok(edges.some((e) => e.from === "web/chat.ts" && e.to === "src/wire/gobanter.ts" && e.typeOnly));
-  const found = violations(edges);
-  const unexpected = found.filter((v) => !KNOWN_UNTIL_MERGE.includes(v.edge));
-  assert.deepEqual(unexpected, [], "imports that break the walls of docs/architecture.md");
-  const stale = KNOWN_UNTIL_MERGE.filter((edge) => !found.some((v) => v.edge === edge));
-  assert.deepEqual(stale, [], "KNOWN_UNTIL_MERGE lists edges that are gone: remove them from the list");
+  assert.deepEqual(violations(edges), [], "imports that break the walls of docs/architecture.md");
 });

@@ -19,6 +19,7 @@ import { SKELETON } from "../src/name_skeleton.gen.ts";
 import { build, GENERATED, render } from "../scripts/build_name_skeleton.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { params, PARSER_RUNS } from "./fuzz/_fuzz.ts";
+import { hubOptions } from "./_helpers.ts";
 
 /** U+1D49C MATHEMATICAL SCRIPT CAPITAL A: one code point, a letter, two UTF-16 units. */
 const ASTRAL_LETTER = "\u{1D49C}";
@@ -347,7 +348,7 @@ class QuietSession implements Session {
 
 Deno.test("names (property): two valid names with one key never coexist in a hub; names with different keys do", async () => {
   const store = new MemoryStore();
-  const hub = new Hub({ store, presenceIntervalMs: 20 });
+  const hub = new Hub(hubOptions(store, { presenceIntervalMs: 20 }));
   try {
     // A small alphabet of look-alikes, so that random names often share a key and often do not.
     const alphabet = [...new Set(["a", "o", "l", "e", "m", "r", "n"].flatMap(lookalikes))];

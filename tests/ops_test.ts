@@ -1,7 +1,7 @@
 /** Operating hubbub: readiness, Prometheus metrics, and the --config file under the environment and flags. */
 
 import assert from "node:assert/strict";
-import { LineClient, serve, WsClient } from "./_helpers.ts";
+import { hubOptions, LineClient, serve, WsClient } from "./_helpers.ts";
 import { createHandler } from "../src/http/routes.ts";
 import { Hub } from "../src/hub/hub.ts";
 import { MemoryStore } from "../src/store/memory.ts";
@@ -13,7 +13,7 @@ Deno.test("/readyz is 200 while serving and 503 when not ready", async () => {
   assert.equal(response.status, 200);
   assert.equal(await response.text(), "ready\n");
 
-  const hub = new Hub({ store: new MemoryStore() });
+  const hub = new Hub(hubOptions(new MemoryStore()));
   const handler = createHandler({ hub, ready: () => false });
   const notReady = await handler(new Request("http://x/readyz"));
   assert.equal(notReady.status, 503);

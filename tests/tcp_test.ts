@@ -7,7 +7,7 @@ import { MemoryStore } from "../src/store/memory.ts";
 import type { LineDialect } from "../src/tcp/dialect.ts";
 import { line } from "../src/tcp/lines.ts";
 import { serveLines } from "../src/tcp/listener.ts";
-import { delay, eventually, LineClient, serve } from "./_helpers.ts";
+import { delay, eventually, hubOptions, LineClient, roomHistory, serve } from "./_helpers.ts";
 
 Deno.test("two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
   await using server = serve({ http: null });
@@ -232,7 +232,7 @@ Deno.test("a reader that never reads is dropped by its queue bound; others keep 
   await stalled.write(new TextEncoder().encode("LOGIN stalled\n"));
   await using alice = await LineClient.login(addr, "alice");
   await using bob = await LineClient.login(addr, "bob");
-  await eventually(() => server.hub.users("lobby").length === 3, "three in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 3, "three in the lobby");
 
   const line = "z".repeat(4000);
   // Enough to fill the kernel's socket buffers and then the 64 KiB queue many times over.
@@ -263,7 +263,7 @@ Deno.test("HISTORY returns recent messages of the room", async () => {
   await using alice = await LineClient.login(server.tcp!, "alice");
   for (let i = 1; i <= 3; i++) await alice.send(`message ${i}`);
   await eventually(
-    async () => (await server.hub.history("lobby", { limit: 10 })).messages.length === 3,
+    async () => (await roomHistory(server.hub, "lobby", { limit: 10 })).messages.length === 3,
     "stored",
   );
   await alice.send("HISTORY 2");
@@ -310,7 +310,7 @@ function shoutDialect(calls: string[]): LineDialect {
 }
 
 Deno.test("serveLines: a new line dialect plugs in with its own words, line length, rate and deadlines", async () => {
-  const hub = new Hub({ store: new MemoryStore(), presenceIntervalMs: 0 });
+  const hub = new Hub(hubOptions(new MemoryStore(), { presenceIntervalMs: 0 }));
   const calls: string[] = [];
   const controller = new AbortController();
   const door = serveLines({

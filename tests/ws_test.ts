@@ -259,7 +259,7 @@ Deno.test("one room, five doors: every message reaches all five in their own dia
   await tc.expect("OK");
   await using mt = await LineClient.connect(tcp!);
   await mt.send('{"name":"mt","room":"mix"}');
-  await eventually(() => server.hub.users("mix").length === 5, "five members in mix");
+  await eventually(() => server.hub.members("mix").members.length === 5, "five members in mix");
 
   const says: [string, () => unknown][] = [
     ["gb", () => gb.send({ Action: "broadcast", Payload: { Message: "from gb", Room: "mix" } })],
@@ -408,7 +408,7 @@ Deno.test("a WebSocket reader that never reads is dropped (1008); others keep ch
   alice.send({ Action: "username", Payload: { Username: "alice" } });
   await using bob = await WsClient.open(addr, "/ws");
   bob.send({ Action: "username", Payload: { Username: "bob" } });
-  await eventually(() => server.hub.users("lobby").length === 3, "three in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 3, "three in the lobby");
 
   const rssBefore = Deno.memoryUsage().rss;
   const text = "w".repeat(8000);
@@ -441,7 +441,7 @@ Deno.test("overload: while most readers are backed up new messages are refused (
   alice.send({ Action: "username", Payload: { Username: "alice" } });
   await using bob = await WsClient.open(addr, "/ws");
   bob.send({ Action: "username", Payload: { Username: "bob" } });
-  await eventually(() => server.hub.users("lobby").length === 5, "five in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 5, "five in the lobby");
 
   // Three of five sessions stop reading: once their frames have waited 250 ms the door counts as overloaded.
   const text = "o".repeat(32_000);
@@ -470,7 +470,7 @@ Deno.test("overload: while most readers are backed up new messages are refused (
 
   // The stalled peers go away: their sessions end, and messages are accepted again.
   for (const conn of stalled) conn.close();
-  await eventually(() => server.hub.users("lobby").length === 2, "the stalled readers are gone");
+  await eventually(() => server.hub.members("lobby").members.length === 2, "the stalled readers are gone");
   assert.equal(server.hub.load.overloaded(), false);
   alice.send({ Action: "broadcast", Payload: { Message: "after" } });
   await bob.expectJson({ Action: "broadcast", Payload: { Message: "after", Username: "alice" } });

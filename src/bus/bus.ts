@@ -55,8 +55,6 @@ export interface RemoteMember extends PresenceMember {
 export interface Bus {
   /** This node's id (shown in logs and metrics). */
   readonly node: string;
-  /** Whether store-appended messages are already published by the store (one atomic step in Redis). */
-  readonly storePublishes: boolean;
   /** Sends an event to every node, this one included. */
   publish(event: BusEvent): void;
   /** Registers the hub's handler; events from this node's own presence are delivered too. */

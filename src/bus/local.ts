@@ -8,7 +8,6 @@ import type { Bus, BusEvent } from "./bus.ts";
 /** A {@linkcode Bus} for a single process. */
 export class LocalBus implements Bus {
   readonly node: string = "local";
-  readonly storePublishes = false;
   #handler: ((event: BusEvent) => void) | null = null;
 
   /** Delivers the event at once, synchronously. */

@@ -160,8 +160,6 @@ interface Published {
 /** The Redis {@linkcode Bus}. */
 export class RedisBus implements Bus {
   readonly node: string;
-  /** The Redis store publishes room messages and DMs itself, in the same script that stores them. */
-  readonly storePublishes = true;
   readonly #pub: RedisLink;
   readonly #sub: RedisLink;
   readonly #ttl: number;

@@ -9,7 +9,7 @@
 import { checkRoom } from "../names.ts";
 import type { Hub } from "../hub/hub.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
-import { type Family, type Histogram, renderPrometheus } from "../metrics.ts";
+import { type Family, type Histogram, Metrics, renderPrometheus } from "../metrics.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
 import { type Route, route } from "./route.ts";
 import type { HttpInfo } from "./server.ts";
@@ -23,6 +23,8 @@ export interface HandlerOptions {
   readonly routes?: readonly Route[];
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready?: () => boolean;
+  /** The counters `/metrics` renders (the ones the hub bumps); empty ones when not given. */
+  readonly metrics?: Metrics;
 }
 
 /** Handles one request; a route that takes the socket over (an upgrade) needs the server's `info`. */
@@ -31,6 +33,7 @@ export type RequestHandler = (request: Request, info?: HttpInfo) => Promise<Resp
 /** Builds the request handler. */
 export function createHandler(options: HandlerOptions): RequestHandler {
   const { hub } = options;
+  const metrics = options.metrics ?? new Metrics();
 
   const routes: Route[] = [
     route("/", { GET: (request) => servePage(request) }),
@@ -39,7 +42,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     route("/readyz", {
       GET: () => (options.ready?.() ?? true) ? text("ready\n") : text("not ready\n", 503),
     }),
-    route("/metrics", { GET: () => text(metricsText(hub), 200, "text/plain; version=0.0.4; charset=utf-8") }),
+    route("/metrics", {
+      GET: () => text(metricsText(hub, metrics), 200, "text/plain; version=0.0.4; charset=utf-8"),
+    }),
     route("/api/rooms", { GET: () => json({ rooms: hub.rooms() }) }),
     route("/api/rooms/:room/messages", {
       GET: async (request, { room }) => {
@@ -49,15 +54,10 @@ export function createHandler(options: HandlerOptions): RequestHandler {
         const limit = Math.min(count(url.searchParams.get("limit"), 50, "limit"), MAX_HISTORY);
         const beforeText = url.searchParams.get("before");
         const before = beforeText === null || beforeText === "" ? undefined : count(beforeText, 0, "before");
-        const range = await hub.history(name, { limit, ...(before === undefined ? {} : { before }) }).catch(
-          () => {
-            throw new HttpError(503, "unavailable", "History is unavailable right now", {
-              "retry-after": "5",
-            });
-          },
-        );
+        const result = await hub.history(name, { limit, ...(before === undefined ? {} : { before }) });
+        if (!result.ok) throw new HttpError(503, result.code, result.detail, { "retry-after": "5" });
         // Room messages only: DMs never leave their pair through the API.
-        return json({ room: name, messages: range.messages.map(broadcastPayload) });
+        return json({ room: name, messages: result.value.messages.map(broadcastPayload) });
       },
     }),
     route("/api/rooms/:room/members", {
@@ -66,14 +66,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
         if (checkRoom(name)) throw new HttpError(400, "invalid-room", `Not a valid room name: '${name}'`);
         const url = new URL(request.url);
         const offset = count(url.searchParams.get("offset"), 0, "offset");
-        const limit = Math.min(count(url.searchParams.get("limit"), hub.listLimit, "limit"), hub.listLimit);
-        const members = hub.users(name).map((u) => u.name);
-        return json({
-          room: name,
-          total: members.length,
-          offset,
-          members: members.slice(offset, offset + limit),
-        });
+        const limit = count(url.searchParams.get("limit"), hub.listLimit, "limit");
+        const page = hub.members(name, { offset, limit });
+        return json({ room: name, total: page.total, offset, members: page.members.map((u) => u.name) });
       },
     }),
     ...options.routes ?? [],
@@ -116,8 +111,7 @@ function text(body: string, status = 200, type = "text/plain; charset=utf-8"): R
   return new Response(body, { status, headers: { "content-type": type } });
 }
 
-function metricsText(hub: HandlerOptions["hub"]): string {
-  const m = hub.metrics;
+function metricsText(hub: HandlerOptions["hub"], m: Metrics): string {
   const g = hub.gauges();
   return renderPrometheus([
     {

@@ -13,6 +13,9 @@
  * @module
  */
 
+import type { DirectMessage } from "../model.ts";
+import type { Range, RangeOptions, Store } from "../store/store.ts";
+
 /** Options of {@linkcode Claims}. */
 export interface ClaimsOptions {
   /** How long an ended claim can be resumed (milliseconds; default 24 h). */
@@ -114,4 +117,45 @@ export class Claims {
       this.#ended.delete(key);
     }
   }
+}
+
+/** How many DMs a read past the claim's start fetches at a time. */
+const SINCE_BATCH = 200;
+
+/**
+ * A DM range cut at `since`: messages stamped before it are not the asker's. Newest-first ranges simply drop
+ * them (all older ones are older still); oldest-first ranges (`after`) read on past them, so a page is only
+ * short when the conversation ends. A range the cut shortened is complete: nothing older is the asker's.
+ */
+export async function readSince(
+  store: Store,
+  a: string,
+  b: string,
+  options: RangeOptions,
+  since: number,
+): Promise<Range<DirectMessage>> {
+  if (options.after === undefined) {
+    const range = await store.rangeDirect(a, b, options);
+    const messages = range.messages.filter((m) => m.time >= since);
+    return messages.length === range.messages.length ? range : { messages, complete: true };
+  }
+  const messages: DirectMessage[] = [];
+  const batch = Math.max(options.limit, SINCE_BATCH);
+  let after = options.after;
+  let cut = false;
+  let complete = true;
+  let first = true;
+  do {
+    const range = await store.rangeDirect(a, b, { ...options, after, limit: batch });
+    if (first) complete = range.complete;
+    first = false;
+    for (const m of range.messages) {
+      if (m.time < since) cut = true;
+      else if (messages.length < options.limit) messages.push(m);
+    }
+    const last = range.messages.at(-1);
+    if (last === undefined || range.messages.length < batch) break;
+    after = last.id;
+  } while (messages.length < options.limit);
+  return { messages, complete: cut || complete };
 }

@@ -228,12 +228,9 @@ async function login(connection: LineConnection, name: string): Promise<void> {
 }
 
 function who(connection: LineConnection, offset: number): void {
-  const hub = connection.hub;
-  const all = hub.users(connection.client.room ?? DEFAULT_ROOM);
-  const page = all.slice(offset, offset + hub.listLimit);
-  const next = offset + page.length;
-  const more = next < all.length ? [`INFO ${all.length} members; more with WHO ${next}`] : [];
-  reply(connection, ...page.map((u) => `USER ${u.name}`), ...more, "OK");
+  const page = connection.hub.members(connection.client.room ?? DEFAULT_ROOM, { offset });
+  const more = page.next === null ? [] : [`INFO ${page.total} members; more with WHO ${page.next}`];
+  reply(connection, ...page.members.map((u) => `USER ${u.name}`), ...more, "OK");
 }
 
 /** Command clients are in one room at a time: joining one leaves the other. */
@@ -247,16 +244,13 @@ async function history(
   command: Extract<Command, { cmd: "history" | "history-since" }>,
 ): Promise<void> {
   const room = connection.client.room ?? DEFAULT_ROOM;
-  let range;
-  try {
-    range = await connection.hub.history(
-      room,
-      command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
-    );
-  } catch {
-    // The store is away (Redis down): say so; the connection stays.
-    return reply(connection, "ERR unavailable");
-  }
+  const result = await connection.hub.history(
+    room,
+    command.cmd === "history" ? { limit: command.count } : { after: command.id, limit: 100_000 },
+  );
+  // The store is away (Redis down): say so; the connection stays.
+  if (!result.ok) return reply(connection, `ERR ${result.code}`);
+  const range = result.value;
   if (!range.complete) reply(connection, "INFO history-gap");
   reply(
     connection,

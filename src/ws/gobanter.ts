@@ -328,15 +328,14 @@ function documentedAction(
         return;
       }
       const target = room ?? client.room ?? DEFAULT_ROOM;
-      hub.history(target, range)
-        .then((range) =>
-          connection.session.send(documented("history", {
-            Room: target,
-            Messages: range.messages.map(broadcastPayload),
-            Complete: range.complete,
-          }))
-        )
-        .catch(() => fail("unavailable", "History is unavailable right now"));
+      hub.history(target, range).then((result) => {
+        if (!result.ok) return fail(result.code, result.detail);
+        connection.session.send(documented("history", {
+          Room: target,
+          Messages: result.value.messages.map(broadcastPayload),
+          Complete: result.value.complete,
+        }));
+      });
       return;
     }
     case "typing":

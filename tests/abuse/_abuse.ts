@@ -9,7 +9,7 @@ import type { Server } from "../../src/server.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
 import type { NewDirectMessage, NewMessage, Range, RangeOptions, Store } from "../../src/store/store.ts";
 import type { ChatMessage, DirectMessage } from "../../src/model.ts";
-import { LineClient, WsClient } from "../_helpers.ts";
+import { LineClient, roomHistory, WsClient } from "../_helpers.ts";
 
 const encoder = new TextEncoder();
 let serial = 0;
@@ -59,7 +59,7 @@ export async function assertHealthy(server: Server): Promise<void> {
     ws.send({ Action: "broadcast", Payload: { Message: "healthy over ws", Room: room } });
     const echo = await ws.expectJson({ Action: "broadcast", Payload: { Message: "healthy over ws" } });
     const id = (echo.Payload as { Id: number }).Id;
-    const stored = await server.hub.history(room, { limit: 50 });
+    const stored = await roomHistory(server.hub, room, { limit: 50 });
     assert.ok(stored.messages.some((m) => m.id === id && m.text === "healthy over ws"));
   }
 }

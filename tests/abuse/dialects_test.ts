@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { delay, eventually, LineClient, serve, WsClient } from "../_helpers.ts";
+import { delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { b64, fresh } from "./_abuse.ts";
 
 /** A goChat session id as goChat's client makes it: 16 bytes, as 128 `0`/`1` characters and as base64. */
@@ -78,7 +78,7 @@ Deno.test("MaChat history on join: none by default (TCP and /mychat); goChat kee
   await talker.expect("OK");
   for (let i = 1; i <= 3; i++) await talker.send(`old ${i}`);
   await eventually(
-    async () => (await server.hub.history(room, { limit: 10 })).messages.length === 3,
+    async () => (await roomHistory(server.hub, room, { limit: 10 })).messages.length === 3,
     "stored",
   );
 
@@ -88,7 +88,7 @@ Deno.test("MaChat history on join: none by default (TCP and /mychat); goChat kee
   await using ws = await WsClient.open(server.http!, "/mychat");
   ws.send(`{"name":"${fresh("mw")}","room":"${room}"}`);
   await using gc = await WsClient.open(server.http!, `/joinRoom?room_code=${room}&user_name=${fresh("gc")}`);
-  await eventually(() => server.hub.users(room).length === 4, "four members");
+  await eventually(() => server.hub.members(room).members.length === 4, "four members");
   await delay(50);
   await talker.send("live");
   await tcp.expect(/:live$/);
@@ -112,7 +112,7 @@ Deno.test("MaChat history on join: --machat-history-on-join N replays the last N
   await talker.expect("OK");
   for (let i = 1; i <= 3; i++) await talker.send(`old ${i}`);
   await eventually(
-    async () => (await server.hub.history(room, { limit: 10 })).messages.length === 3,
+    async () => (await roomHistory(server.hub, room, { limit: 10 })).messages.length === 3,
     "stored",
   );
 
@@ -125,7 +125,7 @@ Deno.test("MaChat history on join: --machat-history-on-join N replays the last N
   await tcp.expect(`${t}:old 3`);
   await ws.expect(`${t}:old 2\n`);
   await ws.expect(`${t}:old 3\n`);
-  await eventually(() => server.hub.users(room).length === 4, "four members");
+  await eventually(() => server.hub.members(room).members.length === 4, "four members");
   await talker.send("live");
   await tcp.expect(`${t}:live`);
   await ws.expect(`${t}:live\n`);
@@ -154,7 +154,7 @@ Deno.test("MaChat empty lines: an empty or blank line is not a message (TCP and 
   await tcp.send(`{"name":"${mt}","room":"${room}"}`);
   await using ws = await WsClient.open(server.http!, "/mychat");
   ws.send(`{"name":"${mw}","room":"${room}"}`);
-  await eventually(() => server.hub.users(room).length === 3, "three members");
+  await eventually(() => server.hub.members(room).members.length === 3, "three members");
 
   await tcp.send(new TextEncoder().encode("\n   \n\t\r\n\r\n"));
   await tcp.send("after the blanks");
@@ -167,6 +167,6 @@ Deno.test("MaChat empty lines: an empty or blank line is not a message (TCP and 
   assert.deepEqual(watcher.unread(), []);
   assert.deepEqual(tcp.lines.filter((l) => l.startsWith("ERR") || l.endsWith(":")), []);
   assert.deepEqual(ws.frames.filter((f) => f.startsWith("ERR") || f.endsWith(":\n")), []);
-  const stored = await server.hub.history(room, { limit: 10 });
+  const stored = await roomHistory(server.hub, room, { limit: 10 });
   assert.deepEqual(stored.messages.map((m) => m.text), ["after the blanks", "after the blanks"]);
 });

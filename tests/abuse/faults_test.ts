@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Child, delay, eventually, LineClient, serve, WsClient } from "../_helpers.ts";
+import { Child, delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import {
   assertHealthy,
   b64,
@@ -69,8 +69,8 @@ Deno.test("abrupt disconnect mid-frame: half a WebSocket frame then a dropped so
       `round ${round}: only the watcher is left`,
     );
   }
-  assert.deepEqual(server.hub.users("lobby").map((u) => u.name), ["watcher"]);
-  assert.deepEqual((await server.hub.history("lobby", { limit: 100 })).messages, []);
+  assert.deepEqual(server.hub.members("lobby").members.map((u) => u.name), ["watcher"]);
+  assert.deepEqual((await roomHistory(server.hub, "lobby", { limit: 100 })).messages, []);
   assert.ok(!watcher.lines.some((l) => l.includes("lost")), "no half-received message was delivered");
   // The gate has every slot back: five more connections than it holds were dropped per round.
   const full = await Promise.all([1, 2, 3, 4, 5].map(() => WsClient.open(http!, "/ws")));
@@ -110,10 +110,10 @@ Deno.test("abrupt disconnect mid-line: partial lines, handshakes and characters 
     !watcher.lines.some((l) => l.includes("lost")),
     watcher.lines.filter((l) => l.includes("lost")).join(),
   );
-  assert.deepEqual((await server.hub.history("lobby", { limit: 100 })).messages.map((m) => m.text), [
+  assert.deepEqual((await roomHistory(server.hub, "lobby", { limit: 100 })).messages.map((m) => m.text), [
     "marker",
   ]);
-  assert.deepEqual(server.hub.users("lobby").map((u) => u.name), ["late", "watcher"]);
+  assert.deepEqual(server.hub.members("lobby").members.map((u) => u.name), ["late", "watcher"]);
   await assertHealthy(server);
 });
 
@@ -161,7 +161,7 @@ Deno.test("1 000 connections opened and dropped in a burst: the room keeps chatt
   }
   await eventually(() => server.hub.connections === 1002, "1 002 connections", 15_000);
   await eventually(
-    () => server.hub.users("lobby").length === 802,
+    () => server.hub.members("lobby").members.length === 802,
     "800 named members and alice and bob",
     15_000,
   );
@@ -173,7 +173,11 @@ Deno.test("1 000 connections opened and dropped in a burst: the room keeps chatt
   // Everyone drops at once, without a goodbye.
   for (const conn of conns) closeQuietly(conn);
   await eventually(() => server.hub.connections === 2, "back to alice and bob", 15_000);
-  await eventually(() => server.hub.users("lobby").length === 2, "only alice and bob are members", 5000);
+  await eventually(
+    () => server.hub.members("lobby").members.length === 2,
+    "only alice and bob are members",
+    5000,
+  );
   bob.send({ Action: "broadcast", Payload: { Message: "quiet again" } });
   await alice.expect("MSG bob quiet again");
   assert.ok(performance.now() - started < 30_000);
@@ -301,7 +305,7 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   await using gc = await WsClient.open(http!, "/joinRoom?room_code=lobby&user_name=gc");
   await using mw = await WsClient.open(http!, "/mychat");
   mw.send('{"name":"mw","room":"lobby"}');
-  await eventually(() => server.hub.users("lobby").length === 7, "seven in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 7, "seven in the lobby");
   const refusal = "Cannot store the message right now; it was not sent";
 
   store.failWrites = true;
@@ -364,7 +368,7 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   for (const who of ["tc", "mt", "gd", "gl", "gc", "mw"]) {
     await eventually(() => obs.lines.includes(`MSG ${who} back from ${who}`), `obs hears ${who}`);
   }
-  const stored = (await server.hub.history("lobby", { limit: 100 })).messages.map((m) =>
+  const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages.map((m) =>
     `${m.from}:${m.text}`
   );
   assert.deepEqual(stored, ["tc", "mt", "gd", "gl", "gc", "mw"].map((w) => `${w}:back from ${w}`));

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { ConnectionGate } from "../../src/hub/limits.ts";
-import { delay, eventually, LineClient, serve, WsClient } from "../_helpers.ts";
+import { delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import {
   assertHealthy,
   b64,
@@ -119,7 +119,7 @@ Deno.test("max frame (--max-frame): every WebSocket dialect says too-large in it
   assert.equal((await mb.closedPromise).code, 1009);
 
   // Nothing of the refused frames reached anyone or the store; the accepted one did.
-  const stored = (await server.hub.history("lobby", { limit: 100 })).messages.map((m) => m.text);
+  const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages.map((m) => m.text);
   assert.deepEqual(stored, [docText, "€".repeat(80)]);
   assert.ok(!watcher.frames.some((f) => /L{100}|g{100}|b{100}/.test(f)));
   await eventually(() => server.hub.connections === 1, "only the watcher is left");
@@ -217,7 +217,7 @@ Deno.test("max room name (--max-room-name): longer rooms are refused in every di
   await t.expect("OK");
   await t.send("JOIN abcdefghij");
   await t.expect("OK");
-  assert.equal(server.hub.users("abcdefghij").length, 1);
+  assert.equal(server.hub.members("abcdefghij").members.length, 1);
 
   await using doc = await WsClient.open(http!, "/ws");
   doc.send({ Action: "username", Payload: { Username: "doc" } });
@@ -253,7 +253,7 @@ Deno.test("max rooms per member (--max-rooms): one join too many is refused with
   await ws.expectJson({ Action: "userlist", Payload: { Room: "r1" } });
   ws.send({ Action: "join", Payload: { Room: "r3" } });
   await ws.expectJson({ Action: "error", Payload: { Code: "too-many-rooms" } });
-  assert.deepEqual(server.hub.users("r3"), []);
+  assert.deepEqual(server.hub.members("r3").members, []);
   ws.send({ Action: "leave", Payload: { Room: "r1" } });
   ws.send({ Action: "join", Payload: { Room: "r3" } });
   await ws.expectJson({ Action: "userlist", Payload: { Room: "r3", Users: ["roamer"] } });
@@ -266,7 +266,7 @@ Deno.test("max rooms per member (--max-rooms): one join too many is refused with
     await t.send(`JOIN ${room}`);
     await t.expect("OK");
   }
-  assert.equal(server.hub.users("e").length, 1);
+  assert.equal(server.hub.members("e").members.length, 1);
   await assertHealthy(server);
 });
 
@@ -280,7 +280,7 @@ Deno.test("max connections (--max-connections): TCP gets ERR too-many-connection
   await w1.expectJson({ Action: "username" });
   await using w2 = await WsClient.open(http!, "/mychat");
   w2.send('{"name":"w2","room":"lobby"}');
-  await eventually(() => server.hub.users("lobby").length === 4, "four members");
+  await eventually(() => server.hub.members("lobby").members.length === 4, "four members");
 
   // Many refusals in a row do not leak slots.
   for (let i = 0; i < 20; i++) {
@@ -414,7 +414,7 @@ Deno.test("max queued bytes (--max-queue): TCP and WebSocket readers that never 
   await using bob = await LineClient.login(tcp!, "bob");
   await using carol = await WsClient.open(http!, "/ws");
   carol.send({ action: "username", username: "carol", message: "", to: "" });
-  await eventually(() => server.hub.users("lobby").length === 5, "five in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 5, "five in the lobby");
 
   const text = "z".repeat(4000);
   let sent = 0;

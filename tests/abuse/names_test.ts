@@ -41,7 +41,7 @@ Deno.test("names: case, NFKC and look-alike letters collide in every door; the f
     legacy.send({ action: "username", username: name, message: "", to: "" });
     await legacy.expectJson({ action: "error", message: `Name '${name}' is taken`, message_type: "error" });
   }
-  assert.equal(server.hub.users("lobby").length, 1);
+  assert.equal(server.hub.members("lobby").members.length, 1);
 
   // MaChat (TCP and WebSocket) and goChat cannot show an error: they get a free variant and a notice.
   await using ma = await LineClient.connect(tcp!);
@@ -67,7 +67,7 @@ Deno.test("names: case, NFKC and look-alike letters collide in every door; the f
   // Distinct names stay distinct.
   await t.send("LOGIN alicia");
   await t.expect("OK");
-  await eventually(() => server.hub.users("lobby").length === 5, "five distinct members");
+  await eventually(() => server.hub.members("lobby").members.length === 5, "five distinct members");
 
   // Once Alice is gone, a look-alike may take the name, and then Alice herself cannot.
   await owner.close();
@@ -173,7 +173,7 @@ Deno.test("names: reserved names are refused however they are spelled, in every 
   // Names that merely contain a reserved word are fine.
   await t.send("LOGIN server-fan");
   await t.expect("OK");
-  assert.deepEqual(server.hub.users("lobby").map((u) => u.name).sort(), ["doc", "server-fan"]);
+  assert.deepEqual(server.hub.members("lobby").members.map((u) => u.name).sort(), ["doc", "server-fan"]);
   await assertHealthy(server);
 });
 

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { TokenBucket, type Verdict } from "../../src/hub/limits.ts";
-import { delay, eventually, LineClient, serve, WsClient } from "../_helpers.ts";
+import { delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { assertHealthy, b64 } from "./_abuse.ts";
 
 const encoder = new TextEncoder();
@@ -101,7 +101,7 @@ Deno.test("rate limit over TCP: told once and slowed (fakelag), nothing lost, ot
   assert.deepEqual(alice.lines.filter((l) => l.startsWith("ERR")), ["ERR rate-limited: slow down"]);
   assert.deepEqual(ma.lines.filter((l) => l.startsWith("ERR")), ["ERR rate-limited: slow down"]);
   // Slowed, not dropped: every line made it, in order, to everyone and to history.
-  const stored = (await server.hub.history("lobby", { limit: 100 })).messages;
+  const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages;
   assert.deepEqual(
     stored.filter((m) => m.from === "mara").map((m) => m.text),
     [...Array(20).keys()].map((i) => `m ${i}`),
@@ -155,7 +155,7 @@ Deno.test("rate limit over TCP: a client still flooding after 10 s is disconnect
   const acked = ma.lines.filter((l) => l.startsWith("mara:")).map((l) => l.slice(5));
   assert.ok(acked.length > 150 && acked.length < 400, `${acked.length} acknowledged`);
   assert.deepEqual(acked, [...Array(acked.length).keys()].map((i) => `m${i}`));
-  const stored = (await server.hub.history("lobby", { limit: 1000 })).messages;
+  const stored = (await roomHistory(server.hub, "lobby", { limit: 1000 })).messages;
   const kept = stored.filter((m) => m.from === "mara").map((m) => m.text);
   // The line in flight when the flood verdict fell may be stored without its echo reaching the closed
   // connection: kept may be longer than acked by that one line, never shorter.
@@ -184,7 +184,7 @@ Deno.test("rate limit over WebSocket: over-rate frames are refused in each diale
   await using gc = await WsClient.open(addr, "/joinRoom?room_code=lobby&user_name=gc");
   await using mw = await WsClient.open(addr, "/mychat");
   mw.send('{"name":"mw","room":"lobby"}');
-  await eventually(() => server.hub.users("lobby").length === 5, "five in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 5, "five in the lobby");
 
   for (let i = 0; i < 10; i++) {
     doc.send({ Action: "broadcast", Payload: { Message: `doc ${i}` } });
@@ -207,7 +207,7 @@ Deno.test("rate limit over WebSocket: over-rate frames are refused in each diale
   await delay(300);
 
   // Accepted plus refused is everything sent; history and the watcher have exactly the accepted ones.
-  const stored = (await server.hub.history("lobby", { limit: 100 })).messages;
+  const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages;
   const refusedBy = {
     doc: doc.frames.filter((f) => f.includes('"Code":"rate-limited"')).length,
     legacy: legacy.frames.filter((f) => f.includes("Slow down")).length,

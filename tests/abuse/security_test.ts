@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { eventually, LineClient, serve, WsClient } from "../_helpers.ts";
+import { eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { assertHealthy, b64, upgradeStatus } from "./_abuse.ts";
 
 Deno.test("Origin allow-list: by default only the same origin and origin-less clients may open a WebSocket; others get 403", async () => {
@@ -87,7 +87,7 @@ Deno.test("no HTML rendering: markup in messages travels as plain text through e
   legacy.send({ action: "username", username: "legacy", message: "", to: "" });
   await using gc = await WsClient.open(http!, "/joinRoom?room_code=lobby&user_name=gc");
   await using tc = await LineClient.login(tcp!, "tc");
-  await eventually(() => server.hub.users("lobby").length === 4, "four in the lobby");
+  await eventually(() => server.hub.members("lobby").members.length === 4, "four in the lobby");
   await tc.send(markup);
   await doc.expectJson({ Action: "broadcast", Payload: { Message: markup, Username: "tc" } });
   await legacy.expectJson({ action: "broadcast", message: markup, from: "tc", username: "tc" });
@@ -145,7 +145,7 @@ Deno.test("logs at info level never contain message bodies, from any door, DMs a
       await using gc = await WsClient.open(http!, "/joinRoom?room_code=lobby&user_name=gc");
       await using mw = await WsClient.open(http!, "/mychat");
       mw.send('{"name":"mw","room":"lobby"}');
-      await eventually(() => server.hub.users("lobby").length === 6, "six in the lobby");
+      await eventually(() => server.hub.members("lobby").members.length === 6, "six in the lobby");
 
       await tc.send(`room ${marker} tc`);
       await tc.send(`DM doc dm ${marker} tc`);
@@ -165,7 +165,7 @@ Deno.test("logs at info level never contain message bodies, from any door, DMs a
       await using late = await WsClient.open(http!, "/mychat");
       late.send(`not a handshake ${marker}`); // refused
       await eventually(
-        async () => (await server.hub.history("lobby", { limit: 100 })).messages.length === 6,
+        async () => (await roomHistory(server.hub, "lobby", { limit: 100 })).messages.length === 6,
         "six stored",
       );
       await tc.expect(`DM doc dm ${marker} doc`);
@@ -204,7 +204,7 @@ Deno.test("the JSON API never leaks DM content, whatever the room path (memory a
       bob.send({ Action: "username", Payload: { Username: "bob" } });
       await using carol = await WsClient.open(http!, "/ws");
       carol.send({ action: "username", username: "carol", message: "", to: "" });
-      await eventually(() => server.hub.users("lobby").length === 3, "three in the lobby");
+      await eventually(() => server.hub.members("lobby").members.length === 3, "three in the lobby");
       await alice.send(`DM bob ${marker} a2b`);
       await bob.expectJson({ Action: "private", Payload: { Message: `${marker} a2b` } });
       bob.send({ Action: "private", Payload: { To: "alice", Message: `${marker} b2a` } });

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, serve, WsClient } from "../_helpers.ts";
+import { LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { b64, fresh } from "./_abuse.ts";
 
 const encoder = new TextEncoder();
@@ -233,7 +233,7 @@ Deno.test("message text: every door's input is cleaned once, in the hub (TCP, Ma
     const got = await watcher.expectJson({ Action: "broadcast", Payload: { Username: who } });
     assert.equal((got.Payload as { Message: string }).Message, stored, who);
   }
-  const history = await server.hub.history(room, { limit: 10 });
+  const history = await roomHistory(server.hub, room, { limit: 10 });
   assert.deepEqual(history.messages.map((m) => m.text), says.map(([, , stored]) => stored));
 
   // A DM goes through the same cleaning: to a TCP client, and back to the /ws sender.
