@@ -18,8 +18,8 @@ import { RedisBus } from "./bus/redis.ts";
 import { RedisStore } from "./store/redis.ts";
 import { ConnectionGate } from "./hub/limits.ts";
 import type { Store } from "./store/store.ts";
-import { serveTcp, type TcpDoor } from "./tcp/listener.ts";
-import { type HttpServer, serveHttp } from "./http/server.ts";
+import { serveTcp } from "./tcp/listener.ts";
+import { serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
 import { wsRoutes } from "./ws/routes.ts";
 import { descriptorBudget } from "./net/accept.ts";
@@ -98,6 +98,23 @@ function storePublished(bus: Bus): Bus {
   };
 }
 
+/** What every door is started with. */
+interface DoorContext {
+  readonly config: Config;
+  readonly hub: Hub;
+  readonly gate: ConnectionGate;
+  readonly metrics: Metrics;
+  readonly signal: AbortSignal;
+  /** Whether the server is ready to serve (for `/readyz`). */
+  readonly ready: () => boolean;
+}
+
+/** A door that is listening. */
+interface RunningDoor {
+  readonly addr: Deno.NetAddr;
+  readonly finished: Promise<void>;
+}
+
 /** Starts hubbub. */
 export function startServer(config: Config, options: ServerOptions = {}): Server {
   const controller = new AbortController();
@@ -117,97 +134,32 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     store,
     presenceIntervalMs: config.presenceIntervalMs,
   });
-
-  // Running out of file descriptors must refuse connections, not crash: never admit more than the limit allows.
-  const budget = descriptorBudget();
-  let maxConnections = config.maxConnections;
-  if (budget !== null && (maxConnections === 0 || maxConnections > budget)) {
-    log.warn("max-connections lowered to {budget} by the open-file limit (ulimit -n)", {
-      budget,
-      configured: config.maxConnections,
-    });
-    maxConnections = budget;
-  }
-  const gate = new ConnectionGate({ maxConnections, maxPerIp: config.maxConnectionsPerIp });
-  const rate = { rate: config.rate, burst: config.burst };
-  let tcp: TcpDoor | null = null;
-  let http: HttpServer | null = null;
+  const gate = openGate(config);
+  const context: DoorContext = {
+    config,
+    hub,
+    gate,
+    metrics,
+    signal: controller.signal,
+    // Listeners are up once a request can ask; readiness ends when shutdown begins.
+    ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
+  };
+  let tcp: RunningDoor | null = null;
+  let http: RunningDoor | null = null;
   try {
-    tcp = config.tcp &&
-      serveTcp({
-        hub,
-        hostname: config.tcp.hostname,
-        port: config.tcp.port,
-        reusePort: config.reusePort,
-        maxLineBytes: config.maxLineBytes,
-        maxQueueBytes: config.maxQueueBytes,
-        idleTimeoutMs: config.idleTimeoutMs,
-        loginTimeoutMs: config.loginTimeoutMs,
-        gate,
-        rate,
-        machatHistoryOnJoin: config.machatHistoryOnJoin,
-        signal: controller.signal,
-      });
-    if (config.http) {
-      // The WebSocket door rides on the HTTP listener: its routes join the HTTP door's table.
-      const routes = wsRoutes({
-        hub,
-        maxFrameBytes: config.maxFrameBytes,
-        maxQueueBytes: config.maxQueueBytes,
-        idleTimeoutMs: config.idleTimeoutMs,
-        allowOrigins: config.allowOrigins,
-        rate,
-        loginTimeoutMs: config.loginTimeoutMs,
-        gochatHistoryOnJoin: config.historyOnJoin,
-        machatHistoryOnJoin: config.machatHistoryOnJoin,
-        signal: controller.signal,
-      });
-      const handler = createHandler({
-        hub,
-        routes,
-        metrics,
-        // Listeners are up once we get here; readiness ends when shutdown begins.
-        ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
-      });
-      http = serveHttp({
-        hostname: config.http.hostname,
-        port: config.http.port,
-        reusePort: config.reusePort,
-        handler,
-        gate,
-        headerTimeoutMs: config.headerTimeoutMs,
-        keepAliveMs: config.keepAliveMs,
-        signal: controller.signal,
-      });
-    }
+    tcp = tcpDoor(context);
+    http = httpDoor(context);
   } catch (error) {
     controller.abort();
     void store.close();
     void bus.close();
     throw error;
   }
-
-  const finished = (async () => {
-    await new Promise<void>((resolve) => {
-      if (controller.signal.aborted) resolve();
-      else controller.signal.addEventListener("abort", () => resolve(), { once: true });
-    });
-    log.info("shutting down", { connections: hub.connections });
-    hub.shutdown();
-    const doors = [tcp?.finished, http?.finished].filter((p) => p !== undefined);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const drained = await Promise.race([
-      Promise.allSettled(doors).then(() => true),
-      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), DRAIN_MS)),
-    ]);
-    clearTimeout(timer);
-    if (!drained) log.warn("shutdown: some connections did not drain in time");
+  const finished = stopped(controller.signal, hub, [tcp, http], async () => {
     // Leaving the cluster at once: other nodes drop this node's members now, not after the presence TTL.
     await bus.close();
     await store.close();
-    log.info("stopped");
-  })();
-
+  });
   return {
     hub,
     tcp: tcp?.addr ?? null,
@@ -219,4 +171,95 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
       return finished;
     },
   };
+}
+
+/**
+ * The connection gate every door shares. Running out of file descriptors must refuse connections, not crash:
+ * it never admits more than the open-file limit allows.
+ */
+function openGate(config: Config): ConnectionGate {
+  const budget = descriptorBudget();
+  let maxConnections = config.maxConnections;
+  if (budget !== null && (maxConnections === 0 || maxConnections > budget)) {
+    log.warn("max-connections lowered to {budget} by the open-file limit (ulimit -n)", {
+      budget,
+      configured: config.maxConnections,
+    });
+    maxConnections = budget;
+  }
+  return new ConnectionGate({ maxConnections, maxPerIp: config.maxConnectionsPerIp });
+}
+
+/** The TCP line door (command and MaChat dialects), unless it is off. */
+function tcpDoor({ config, hub, gate, signal }: DoorContext): RunningDoor | null {
+  if (!config.tcp) return null;
+  return serveTcp({
+    hub,
+    hostname: config.tcp.hostname,
+    port: config.tcp.port,
+    reusePort: config.reusePort,
+    maxLineBytes: config.maxLineBytes,
+    maxQueueBytes: config.maxQueueBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    loginTimeoutMs: config.loginTimeoutMs,
+    gate,
+    rate: { rate: config.rate, burst: config.burst },
+    machatHistoryOnJoin: config.machatHistoryOnJoin,
+    signal,
+  });
+}
+
+/** The HTTP door with the WebSocket door riding on it, unless it is off. */
+function httpDoor({ config, hub, gate, metrics, signal, ready }: DoorContext): RunningDoor | null {
+  if (!config.http) return null;
+  // The WebSocket door rides on the HTTP listener: its routes join the HTTP door's table.
+  const routes = wsRoutes({
+    hub,
+    maxFrameBytes: config.maxFrameBytes,
+    maxQueueBytes: config.maxQueueBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    allowOrigins: config.allowOrigins,
+    rate: { rate: config.rate, burst: config.burst },
+    loginTimeoutMs: config.loginTimeoutMs,
+    gochatHistoryOnJoin: config.historyOnJoin,
+    machatHistoryOnJoin: config.machatHistoryOnJoin,
+    signal,
+  });
+  return serveHttp({
+    hostname: config.http.hostname,
+    port: config.http.port,
+    reusePort: config.reusePort,
+    handler: createHandler({ hub, routes, metrics, ready }),
+    gate,
+    headerTimeoutMs: config.headerTimeoutMs,
+    keepAliveMs: config.keepAliveMs,
+    signal,
+  });
+}
+
+/**
+ * Once `signal` aborts: tells every client, waits for the doors to drain (at most {@linkcode DRAIN_MS}), then
+ * runs `close`. Resolves when all that is done.
+ */
+async function stopped(
+  signal: AbortSignal,
+  hub: Hub,
+  doors: readonly (RunningDoor | null)[],
+  close: () => Promise<void>,
+): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  log.info("shutting down", { connections: hub.connections });
+  hub.shutdown();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const drained = await Promise.race([
+    Promise.allSettled(doors.flatMap((door) => door ? [door.finished] : [])).then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), DRAIN_MS)),
+  ]);
+  clearTimeout(timer);
+  if (!drained) log.warn("shutdown: some connections did not drain in time");
+  await close();
+  log.info("stopped");
 }

@@ -495,93 +495,127 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * apart from an already folded key that would fold differently a second time. Returns the pairs re-keyed.
  */
 function foldPairs(db: DatabaseSync): number {
-  const counter = (key: string) =>
-    (db.prepare("SELECT last FROM counters WHERE log = ?").get(`d:${key}`) as { last: number } | undefined)
-      ?.last;
-  const setCounter = db.prepare(
-    "INSERT INTO counters (log, last) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET last = excluded.last",
-  );
-  // Folded key → the stored keys holding its rows, with the name pairs found under each.
-  const targets = new Map<string, Map<string, [string, string][]>>();
-  const combos = db.prepare("SELECT DISTINCT CAST(pair AS BLOB) AS pair, sender, recipient FROM directs")
-    .all() as {
-      pair: Uint8Array;
-      sender: string;
-      recipient: string;
-    }[];
-  for (const { pair: bytes, sender, recipient } of combos) {
-    const pair = keyText(bytes);
-    const folded = pairKey(sender, recipient);
-    let sources = targets.get(folded);
-    if (!sources) targets.set(folded, sources = new Map());
-    let names = sources.get(pair);
-    if (!names) sources.set(pair, names = []);
-    names.push([sender, recipient]);
+  return new PairFolder(db).fold();
+}
+
+/** The statements and steps of {@linkcode foldPairs}. */
+class PairFolder {
+  readonly #db: DatabaseSync;
+  readonly #counter;
+  readonly #setCounter;
+  readonly #moveRow;
+  readonly #selectRows;
+  readonly #deleteRows;
+  readonly #insert;
+  readonly #maxId;
+  readonly #leftIn;
+  /** Old keys whose rows have all moved. */
+  readonly #emptied = new Set<string>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#counter = db.prepare("SELECT last FROM counters WHERE log = ?");
+    this.#setCounter = db.prepare(
+      "INSERT INTO counters (log, last) VALUES (?, ?) ON CONFLICT (log) DO UPDATE SET last = excluded.last",
+    );
+    this.#moveRow = db.prepare("UPDATE directs SET pair = ? WHERE pair = ? AND sender = ? AND recipient = ?");
+    this.#selectRows = db.prepare(
+      "SELECT CAST(pair AS BLOB) AS pair, id, time, sender, recipient, text, conn FROM directs WHERE pair = ? AND sender = ? AND recipient = ?",
+    );
+    this.#deleteRows = db.prepare("DELETE FROM directs WHERE pair = ? AND sender = ? AND recipient = ?");
+    this.#insert = db.prepare(
+      "INSERT INTO directs (pair, id, time, sender, recipient, text, conn) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.#maxId = db.prepare("SELECT MAX(id) AS id FROM directs WHERE pair = ?");
+    this.#leftIn = db.prepare("SELECT 1 FROM directs WHERE pair = ? LIMIT 1");
   }
-  const moveRow = db.prepare(
-    "UPDATE directs SET pair = ? WHERE pair = ? AND sender = ? AND recipient = ?",
-  );
-  const selectRows = db.prepare(
-    "SELECT CAST(pair AS BLOB) AS pair, id, time, sender, recipient, text, conn FROM directs WHERE pair = ? AND sender = ? AND recipient = ?",
-  );
-  const deleteRows = db.prepare("DELETE FROM directs WHERE pair = ? AND sender = ? AND recipient = ?");
-  const insert = db.prepare(
-    "INSERT INTO directs (pair, id, time, sender, recipient, text, conn) VALUES (?, ?, ?, ?, ?, ?, ?)",
-  );
-  const maxId = db.prepare("SELECT MAX(id) AS id FROM directs WHERE pair = ?");
-  const leftIn = db.prepare("SELECT 1 FROM directs WHERE pair = ? LIMIT 1");
-  const dropCounter = db.prepare("DELETE FROM counters WHERE log = ?");
-  let moved = 0;
-  const emptied = new Set<string>();
-  for (const [folded, sources] of targets) {
-    const old = [...sources.keys()].filter((key) => key !== folded);
-    if (old.length === 0) continue;
-    moved += old.length;
-    if (old.length === 1 && !sources.has(folded) && leftIn.get(folded) === undefined) {
-      // One old key: the same log under its folded key, ids unchanged.
-      const from = old[0]!;
-      const last = counter(from) ?? (maxId.get(from) as { id: number }).id;
-      for (const [sender, recipient] of sources.get(from)!) moveRow.run(folded, from, sender, recipient);
-      setCounter.run(`d:${folded}`, Math.max(last, counter(folded) ?? 0));
-      emptied.add(from);
-      continue;
+
+  /** Folds every pair; returns how many old keys were re-keyed. */
+  fold(): number {
+    let moved = 0;
+    for (const [folded, sources] of this.#targets()) {
+      const old = [...sources.keys()].filter((key) => key !== folded);
+      if (old.length === 0) continue;
+      moved += old.length;
+      if (old.length === 1 && !sources.has(folded) && this.#leftIn.get(folded) === undefined) {
+        this.#move(folded, old[0]!, sources.get(old[0]!)!);
+      } else this.#merge(folded, sources);
     }
-    // Several logs become one: renumber in time order (ties: the old order), below the sum of their counters.
+    this.#counters();
+    return moved;
+  }
+
+  #last(key: string): number | undefined {
+    return (this.#counter.get(`d:${key}`) as { last: number } | undefined)?.last;
+  }
+
+  /** Folded key → the stored keys holding its rows, with the name pairs found under each. */
+  #targets(): Map<string, Map<string, [string, string][]>> {
+    const targets = new Map<string, Map<string, [string, string][]>>();
+    const combos = this.#db.prepare(
+      "SELECT DISTINCT CAST(pair AS BLOB) AS pair, sender, recipient FROM directs",
+    )
+      .all() as { pair: Uint8Array; sender: string; recipient: string }[];
+    for (const { pair: bytes, sender, recipient } of combos) {
+      const pair = keyText(bytes);
+      const folded = pairKey(sender, recipient);
+      let sources = targets.get(folded);
+      if (!sources) targets.set(folded, sources = new Map());
+      let names = sources.get(pair);
+      if (!names) sources.set(pair, names = []);
+      names.push([sender, recipient]);
+    }
+    return targets;
+  }
+
+  /** One old key: the same log under its folded key, ids unchanged. */
+  #move(folded: string, from: string, names: readonly [string, string][]): void {
+    const last = this.#last(from) ?? (this.#maxId.get(from) as { id: number }).id;
+    for (const [sender, recipient] of names) this.#moveRow.run(folded, from, sender, recipient);
+    this.#setCounter.run(`d:${folded}`, Math.max(last, this.#last(folded) ?? 0));
+    this.#emptied.add(from);
+  }
+
+  /** Several logs become one: renumbered in time order (ties: the old order), below the sum of their counters. */
+  #merge(folded: string, sources: Map<string, [string, string][]>): void {
     const rows: DirectRecord[] = [];
     let total = 0;
     for (const [key, names] of sources) {
       if (key === folded) continue;
       for (const [sender, recipient] of names) {
-        rows.push(...selectRows.all(key, sender, recipient) as unknown as DirectRecord[]);
-        deleteRows.run(key, sender, recipient);
+        rows.push(...this.#selectRows.all(key, sender, recipient) as unknown as DirectRecord[]);
+        this.#deleteRows.run(key, sender, recipient);
       }
-      total += counter(key) ?? (maxId.get(key) as { id: number }).id;
-      emptied.add(key);
+      total += this.#last(key) ?? (this.#maxId.get(key) as { id: number }).id;
+      this.#emptied.add(key);
     }
     rows.push(
-      ...db.prepare(
+      ...this.#db.prepare(
         "SELECT CAST(pair AS BLOB) AS pair, id, time, sender, recipient, text, conn FROM directs WHERE pair = ?",
       ).all(folded) as unknown as DirectRecord[],
     );
-    total += counter(folded) ?? (maxId.get(folded) as { id: number | null }).id ?? 0;
-    db.prepare("DELETE FROM directs WHERE pair = ?").run(folded);
+    total += this.#last(folded) ?? (this.#maxId.get(folded) as { id: number | null }).id ?? 0;
+    this.#db.prepare("DELETE FROM directs WHERE pair = ?").run(folded);
     // Ties in time keep each old log's order; which old log goes first does not matter, only that it is fixed.
     rows.sort((a, b) => a.time - b.time || compareBytes(a.pair, b.pair) || a.id - b.id);
     let id = total - rows.length;
-    for (const r of rows) insert.run(folded, ++id, r.time, r.sender, r.recipient, r.text, r.conn);
-    setCounter.run(`d:${folded}`, total);
+    for (const r of rows) this.#insert.run(folded, ++id, r.time, r.sender, r.recipient, r.text, r.conn);
+    this.#setCounter.run(`d:${folded}`, total);
   }
-  // A counter goes with its rows once none are left under the old key; a counter without rows is copied.
-  for (const from of emptied) if (leftIn.get(from) === undefined) dropCounter.run(`d:${from}`);
-  const counters = db.prepare(
-    "SELECT CAST(log AS BLOB) AS log, last FROM counters WHERE substr(log, 1, 2) = 'd:'",
-  ).all() as { log: Uint8Array; last: number }[];
-  for (const { log: name, last } of counters) {
-    const key = keyText(name).slice(2);
-    const halves = key.split("\u0000");
-    if (halves.length !== 2 || emptied.has(key) || leftIn.get(key) !== undefined) continue;
-    const folded = pairKey(halves[0]!, halves[1]!);
-    if (folded !== key && (counter(folded) ?? 0) < last) setCounter.run(`d:${folded}`, last);
+
+  /** A counter goes with its rows once none are left under the old key; a counter without rows is copied. */
+  #counters(): void {
+    const dropCounter = this.#db.prepare("DELETE FROM counters WHERE log = ?");
+    for (const from of this.#emptied) if (this.#leftIn.get(from) === undefined) dropCounter.run(`d:${from}`);
+    const counters = this.#db.prepare(
+      "SELECT CAST(log AS BLOB) AS log, last FROM counters WHERE substr(log, 1, 2) = 'd:'",
+    ).all() as { log: Uint8Array; last: number }[];
+    for (const { log: name, last } of counters) {
+      const key = keyText(name).slice(2);
+      const halves = key.split("\u0000");
+      if (halves.length !== 2 || this.#emptied.has(key) || this.#leftIn.get(key) !== undefined) continue;
+      const folded = pairKey(halves[0]!, halves[1]!);
+      if (folded !== key && (this.#last(folded) ?? 0) < last) this.#setCounter.run(`d:${folded}`, last);
+    }
   }
-  return moved;
 }

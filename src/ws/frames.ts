@@ -216,10 +216,16 @@ export class FrameReader {
       this.#fragmentBytes += length;
       return used;
     }
-    let message = payload;
+    this.#message(payload, sink);
+    return used;
+  }
+
+  /** The last fragment of a message arrived: the whole message goes to `sink`. */
+  #message(last: Uint8Array, sink: FrameSink): void {
+    let message = last;
     if (this.#fragments.length > 0) {
-      this.#fragments.push(payload);
-      message = new Uint8Array(this.#fragmentBytes + length);
+      this.#fragments.push(last);
+      message = new Uint8Array(this.#fragmentBytes + last.length);
       let at = 0;
       for (const part of this.#fragments) {
         message.set(part, at);
@@ -230,18 +236,14 @@ export class FrameReader {
     this.#fragments = [];
     this.#fragmentBytes = 0;
     this.#messageOp = 0;
-    if (op === Op.binary) {
-      sink.binary(message);
-      return used;
-    }
+    if (op === Op.binary) return sink.binary(message);
     let text: string;
     try {
       text = decoder.decode(message);
     } catch {
-      return this.#fail(sink, CloseCode.invalidData, "text frame is not UTF-8");
+      return void this.#fail(sink, CloseCode.invalidData, "text frame is not UTF-8");
     }
     sink.text(text);
-    return used;
   }
 
   #control(opcode: number, payload: Uint8Array, sink: FrameSink): void {

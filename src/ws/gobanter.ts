@@ -249,6 +249,46 @@ export const gobanter: Dialect = {
   },
 };
 
+/** `history`: a room's (`Room`) or one's own DM conversation's (`With`), by id range. */
+function documentedHistory(
+  connection: WsConnection,
+  p: Record<string, unknown>,
+  room: string | undefined,
+  fail: (code: string, message: string) => void,
+): void {
+  const { hub, client } = connection;
+  const limit = Math.min(id(p.Limit) ?? 50, MAX_HISTORY);
+  const after = id(p.After);
+  const before = id(p.Before);
+  const range = {
+    limit,
+    ...(after === undefined ? {} : { after }),
+    ...(before === undefined ? {} : { before }),
+  };
+  const withName = str(p.With);
+  if (withName !== undefined) {
+    // DM history: only ever the asker's own conversation with `With`.
+    hub.directHistory(client, withName, range).then((result) => {
+      if (!result.ok) return fail(result.code, result.detail);
+      connection.session.send(documented("history", {
+        With: withName,
+        Messages: result.value.messages.map(privatePayload),
+        Complete: result.value.complete,
+      }));
+    });
+    return;
+  }
+  const target = room ?? client.room ?? DEFAULT_ROOM;
+  hub.history(target, range).then((result) => {
+    if (!result.ok) return fail(result.code, result.detail);
+    connection.session.send(documented("history", {
+      Room: target,
+      Messages: result.value.messages.map(broadcastPayload),
+      Complete: result.value.complete,
+    }));
+  });
+}
+
 function documentedAction(
   connection: WsConnection,
   action: string,
@@ -305,39 +345,8 @@ function documentedAction(
         ...(limit === undefined ? {} : { limit }),
       });
     }
-    case "history": {
-      const limit = Math.min(id(p.Limit) ?? 50, MAX_HISTORY);
-      const after = id(p.After);
-      const before = id(p.Before);
-      const range = {
-        limit,
-        ...(after === undefined ? {} : { after }),
-        ...(before === undefined ? {} : { before }),
-      };
-      const withName = str(p.With);
-      if (withName !== undefined) {
-        // DM history: only ever the asker's own conversation with `With`.
-        hub.directHistory(client, withName, range).then((result) => {
-          if (!result.ok) return fail(result.code, result.detail);
-          connection.session.send(documented("history", {
-            With: withName,
-            Messages: result.value.messages.map(privatePayload),
-            Complete: result.value.complete,
-          }));
-        });
-        return;
-      }
-      const target = room ?? client.room ?? DEFAULT_ROOM;
-      hub.history(target, range).then((result) => {
-        if (!result.ok) return fail(result.code, result.detail);
-        connection.session.send(documented("history", {
-          Room: target,
-          Messages: result.value.messages.map(broadcastPayload),
-          Complete: result.value.complete,
-        }));
-      });
-      return;
-    }
+    case "history":
+      return documentedHistory(connection, p, room, fail);
     case "typing":
       return hub.typing(client, room);
     case "left":
