@@ -7,7 +7,8 @@
 
 import { parseCli } from "./src/cli.ts";
 import { setupLogging, stopLogging } from "./src/log.ts";
-import { startServer } from "./src/server.ts";
+import { startServer, tlsFromConfig } from "./src/server.ts";
+import { TlsError, type TlsKeys } from "./src/net/tls.ts";
 import { getLogger } from "@logtape/logtape";
 import { stopWithSupervisor, supervise } from "./src/workers.ts";
 
@@ -35,6 +36,16 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   await setupLogging({ format: config.logFormat, level: config.logLevel, color });
   const log = getLogger(["hubbub"]);
+  // A certificate that cannot be used is a bad option: one line naming the file, exit 2, before anything starts.
+  let tls: TlsKeys | null;
+  try {
+    tls = tlsFromConfig(config);
+  } catch (error) {
+    if (!(error instanceof TlsError)) throw error;
+    Deno.stderr.writeSync(encoder.encode(`error: ${error.message}\n`));
+    await stopLogging();
+    return 2;
+  }
 
   // Signal listeners first: Deno sets its signal handling up on first use and cannot do that once an attacker
   // has taken every file descriptor (tests/faults/descriptors_test.ts).
@@ -42,12 +53,16 @@ export async function main(args: readonly string[]): Promise<number> {
   const stop = () => stopping.resolve();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, stop);
+  // SIGHUP: new TLS handshakes use the certificate files as they are now; connections stay.
+  const reload = () => void tls?.reload();
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", reload);
   let server;
   try {
-    server = startServer(config);
+    server = startServer(config, { tls });
   } catch (error) {
     log.fatal("cannot start: {error}", { error: String(error) });
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reload);
     await stopLogging();
     return 1;
   }
@@ -65,15 +80,16 @@ export async function main(args: readonly string[]): Promise<number> {
   log.info("hubbub is up", {
     node: server.hub.node,
     http: http && `${http.hostname}:${http.port}`,
-    open: http && `http://${displayHost(http.hostname)}:${http.port}/`,
+    open: http && `${tls ? "https" : "http"}://${displayHost(http.hostname)}:${http.port}/`,
     tcp: tcp && `${tcp.hostname}:${tcp.port}`,
-    ncat: tcp && `ncat ${displayHost(tcp.hostname)} ${tcp.port}`,
+    ncat: tcp && `ncat ${tls ? "--ssl " : ""}${displayHost(tcp.hostname)} ${tcp.port}`,
   });
 
   // A worker of --workers stops with its supervisor, even one killed outright.
   stopWithSupervisor(stop);
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, stop);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reload);
   await stopLogging();
   return 0;
 }

@@ -100,6 +100,33 @@ const LISTENERS = [
   }),
 ] as const;
 
+const TLS = [
+  option({
+    key: "tlsCert",
+    flag: "--tls-cert <file>",
+    env: "HUBBUB_TLS_CERT",
+    parse: asIs,
+    default: null,
+    help: "serve every listener over TLS with this PEM certificate (chain); needs --tls-key",
+  }),
+  option({
+    key: "tlsKey",
+    flag: "--tls-key <file>",
+    env: "HUBBUB_TLS_KEY",
+    parse: asIs,
+    default: null,
+    help: "the PEM private key of --tls-cert",
+  }),
+  option({
+    key: "tlsSelfSigned",
+    flag: "--tls-self-signed",
+    env: "HUBBUB_TLS_SELF_SIGNED",
+    parse: switchValue,
+    default: false,
+    help: "serve over TLS with a certificate for localhost made at start (openssl), for trying it out",
+  }),
+] as const;
+
 const TIMEOUTS = [
   option({
     key: "idleTimeoutMs",
@@ -377,6 +404,7 @@ const LOGGING = [
 export const OPTION_GROUPS = {
   Options: GENERAL,
   Listeners: LISTENERS,
+  TLS: TLS,
   Timeouts: TIMEOUTS,
   Limits: LIMITS,
   "Rooms and names": ROOMS,
@@ -468,6 +496,20 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
   const [command] = program.args;
   if (command !== undefined && command !== "serve") {
     output.err(`error: unknown command '${command}' (the only command is 'serve'; see --help)\n`);
+    return { exit: 2 };
+  }
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    output.err("error: --tls-cert and --tls-key go together (a certificate and its private key)\n");
+    return { exit: 2 };
+  }
+  if (config.tlsSelfSigned && config.tlsCert !== null) {
+    output.err("error: --tls-self-signed makes its own certificate: leave out --tls-cert and --tls-key\n");
+    return { exit: 2 };
+  }
+  if (config.tlsSelfSigned && config.workers > 1) {
+    output.err(
+      "error: --tls-self-signed makes a certificate per process: with --workers use --tls-cert and --tls-key\n",
+    );
     return { exit: 2 };
   }
   if (config.workers > 1 && config.redis === null) {

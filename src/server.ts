@@ -23,6 +23,7 @@ import { serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
 import { wsRoutes } from "./ws/routes.ts";
 import { descriptorBudget } from "./net/accept.ts";
+import { TlsKeys } from "./net/tls.ts";
 
 const log = getLogger(["hubbub", "server"]);
 
@@ -35,6 +36,8 @@ export interface ServerOptions {
   readonly signal?: AbortSignal;
   /** A store to use instead of the one the config names (tests inject failing stores). */
   readonly store?: Store;
+  /** TLS keys loaded already (`main.ts` loads them first, to exit 2 on a bad file); else from the config. */
+  readonly tls?: TlsKeys | null;
 }
 
 /** A running hubbub. */
@@ -49,6 +52,8 @@ export interface Server {
   readonly finished: Promise<void>;
   /** Open sockets of every door, as the connection gate counts them (HTTP, WebSocket, TCP). */
   sockets(): number;
+  /** The TLS keys every listener serves, or `null` without TLS; `reload()` them on SIGHUP. */
+  readonly tls: TlsKeys | null;
   /** Stops the server gracefully; resolves when it has stopped. */
   shutdown(): Promise<void>;
 }
@@ -98,9 +103,21 @@ function storePublished(bus: Bus): Bus {
   };
 }
 
+/**
+ * The TLS keys the config names (`--tls-cert`/`--tls-key`, or `--tls-self-signed`), checked; `null` without
+ * TLS. Throws `TlsError` naming the file and why.
+ */
+export function tlsFromConfig(config: Config): TlsKeys | null {
+  if (config.tlsSelfSigned) return TlsKeys.load({ kind: "self-signed" });
+  if (config.tlsCert === null || config.tlsKey === null) return null;
+  return TlsKeys.load({ kind: "files", cert: config.tlsCert, key: config.tlsKey });
+}
+
 /** What every door is started with. */
 interface DoorContext {
   readonly config: Config;
+  /** TLS for every listener, or `null`. */
+  readonly tls: TlsKeys | null;
   readonly hub: Hub;
   readonly gate: ConnectionGate;
   readonly metrics: Metrics;
@@ -135,8 +152,20 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     presenceIntervalMs: config.presenceIntervalMs,
   });
   const gate = openGate(config);
+  let tls: TlsKeys | null;
+  try {
+    tls = options.tls !== undefined ? options.tls : tlsFromConfig(config);
+  } catch (error) {
+    void store.close();
+    void bus.close();
+    throw error;
+  }
+  if (tls) {
+    log.info("TLS on every listener", { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned });
+  }
   const context: DoorContext = {
     config,
+    tls,
     hub,
     gate,
     metrics,
@@ -166,6 +195,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     http: http?.addr ?? null,
     finished,
     sockets: () => gate.total,
+    tls,
     shutdown() {
       controller.abort();
       return finished;
@@ -191,10 +221,11 @@ function openGate(config: Config): ConnectionGate {
 }
 
 /** The TCP line door (command and MaChat dialects), unless it is off. */
-function tcpDoor({ config, hub, gate, signal }: DoorContext): RunningDoor | null {
+function tcpDoor({ config, tls, hub, gate, signal }: DoorContext): RunningDoor | null {
   if (!config.tcp) return null;
   return serveTcp({
     hub,
+    tls,
     hostname: config.tcp.hostname,
     port: config.tcp.port,
     reusePort: config.reusePort,
@@ -210,7 +241,7 @@ function tcpDoor({ config, hub, gate, signal }: DoorContext): RunningDoor | null
 }
 
 /** The HTTP door with the WebSocket door riding on it, unless it is off. */
-function httpDoor({ config, hub, gate, metrics, signal, ready }: DoorContext): RunningDoor | null {
+function httpDoor({ config, tls, hub, gate, metrics, signal, ready }: DoorContext): RunningDoor | null {
   if (!config.http) return null;
   // The WebSocket door rides on the HTTP listener: its routes join the HTTP door's table.
   const routes = wsRoutes({
@@ -230,6 +261,7 @@ function httpDoor({ config, hub, gate, metrics, signal, ready }: DoorContext): R
     port: config.http.port,
     reusePort: config.reusePort,
     handler: createHandler({ hub, routes, metrics, ready }),
+    tls,
     gate,
     headerTimeoutMs: config.headerTimeoutMs,
     keepAliveMs: config.keepAliveMs,

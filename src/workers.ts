@@ -2,7 +2,7 @@
  * `--workers N`: one command runs N hubbub processes on this machine. They share the TCP and HTTP ports
  * (`SO_REUSEPORT`, so the kernel spreads connections) and form one cluster through `--redis`.
  *
- * The parent only supervises: it restarts a worker that crashed, forwards SIGTERM and SIGINT, and exits 0 once
+ * The parent only supervises: it restarts a worker that crashed, forwards SIGTERM, SIGINT and SIGHUP, and exits 0 once
  * every worker has drained. Each worker holds a pipe from the parent on its stdin and shuts down when that
  * pipe closes, so no worker outlives a supervisor that was killed outright (SIGKILL, a crash).
  * @module
@@ -108,8 +108,20 @@ export async function supervise(options: SuperviseOptions): Promise<number> {
     [signal, () => stop(signal === "SIGINT" ? "SIGTERM" : signal)] as const
   );
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  // SIGHUP reloads the TLS certificate in every worker (each serves the ports with its own listeners).
+  const reload = () => {
+    for (const child of running.values()) {
+      try {
+        child.kill("SIGHUP");
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", reload);
   for (let i = 1; i <= options.workers; i++) done.push(start(i, 0));
   await Promise.all(done);
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reload);
   return 0;
 }

@@ -45,7 +45,7 @@ const WAIT_MS = 5000;
 
 /** A TCP client that reads lines and waits for them, like a person watching ncat. */
 export class LineClient implements AsyncDisposable {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   /** Every line received so far, in order. */
   readonly lines: string[] = [];
   #seen = 0;
@@ -53,12 +53,17 @@ export class LineClient implements AsyncDisposable {
   #closed = false;
   readonly done: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
     this.done = this.#read();
   }
 
   /** Connects to a server's TCP door. */
+  /** Connects over TLS, trusting `ca` (PEM) and checking the server's name against the address. */
+  static async connectTls(addr: Deno.NetAddr, ca: string): Promise<LineClient> {
+    return new LineClient(await Deno.connectTls({ hostname: addr.hostname, port: addr.port, caCerts: [ca] }));
+  }
+
   static async connect(addr: Deno.NetAddr): Promise<LineClient> {
     return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }));
   }

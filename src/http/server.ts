@@ -14,6 +14,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ConnectionGate } from "../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../net/accept.ts";
+import { listen, type TlsKeys } from "../net/tls.ts";
 import { headEnd, parseHead, plainResponse, requestUrl, responseHead, skipEmptyLines } from "./wire.ts";
 
 const log = getLogger(["hubbub", "http"]);
@@ -61,6 +62,8 @@ export interface HttpServerOptions {
   readonly port: number;
   /** Share the port with other processes (SO_REUSEPORT, for `--workers`). */
   readonly reusePort?: boolean;
+  /** Serve HTTPS (and WSS) with these keys; plain HTTP when absent. */
+  readonly tls?: TlsKeys | null;
   /** Answers requests. */
   readonly handler: HttpHandler;
   /** Counts connections across doors. */
@@ -86,12 +89,6 @@ let httpDate = new Date().toUTCString();
 
 /** Starts an HTTP/1.1 server. Throws when the address cannot be bound. */
 export function serveHttp(options: HttpServerOptions): HttpServer {
-  const listener = Deno.listen({
-    hostname: options.hostname,
-    port: options.port,
-    transport: "tcp",
-    ...(options.reusePort ? { reusePort: true } : {}),
-  });
   const connections = new Set<HttpConnection>();
   const sweeper = setInterval(() => {
     httpDate = new Date().toUTCString();
@@ -101,13 +98,16 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
   options.signal.addEventListener("abort", () => {
     for (const connection of connections) connection.shutdown();
   }, { once: true });
-  const finished = acceptLoop({
-    listener,
+  const secure = Boolean(options.tls);
+  const { addr, finished } = acceptLoop({
+    listen: (port) => listen({ ...options, port }),
+    port: options.port,
+    renewals: options.tls ?? null,
     gate: options.gate,
     door: "http",
     signal: options.signal,
     serve: async (conn) => {
-      const connection = new HttpConnection(conn, options, false);
+      const connection = new HttpConnection(conn, options, secure);
       connections.add(connection);
       try {
         await connection.run();
@@ -116,8 +116,8 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
       }
     },
     refuse: (conn, reason) => refuse(conn, reason),
-  }).finally(() => clearInterval(sweeper));
-  return { addr: listener.addr, finished };
+  });
+  return { addr, finished: finished.finally(() => clearInterval(sweeper)) };
 }
 
 /** Answers a connection over the limits with 503 and closes it, without waiting on the peer for long. */

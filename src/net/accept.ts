@@ -20,8 +20,12 @@ const MAX_REFUSING = 16;
 
 /** Options of {@linkcode acceptLoop}. */
 export interface AcceptOptions<C extends Deno.Conn> {
-  /** The listener to accept from; closing it ends the loop. */
-  readonly listener: Deno.Listener<C>;
+  /** Opens the door's listener on `port` (0 picks one); called again, on the bound port, for each renewal. */
+  readonly listen: (port: number) => Deno.Listener<C>;
+  /** The port to listen on first. */
+  readonly port: number;
+  /** Fires `change` when the listener must be opened anew (a TLS certificate reloaded). */
+  readonly renewals?: EventTarget | null;
   /** Counts connections across every door; refused ones get `refuse`. */
   readonly gate: ConnectionGate;
   /** A door name for logs (`tcp`, `http`). */
@@ -34,13 +38,25 @@ export interface AcceptOptions<C extends Deno.Conn> {
   readonly signal: AbortSignal;
 }
 
+/** A door that is accepting. */
+export interface Accepting {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly addr: Deno.NetAddr;
+  /** Resolves once the signal aborted, the listener closed and every connection it admitted has ended. */
+  readonly finished: Promise<void>;
+}
+
 /**
- * Accepts until the listener closes; resolves once every connection it admitted has ended. Errors other
- * than the listener closing are logged (throttled) and accepting goes on.
+ * Opens the door's listener and accepts until the signal aborts. Errors other than the listener closing are
+ * logged (throttled) and accepting goes on. A renewal opens the next listener on the same port before the old
+ * one closes; connections already accepted are not touched. Throws when the first listener cannot be opened.
  */
-export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>): Promise<void> {
-  const { listener, gate, signal } = options;
+export function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>): Accepting {
+  const { gate, signal } = options;
+  let listener = options.listen(options.port);
+  const addr = listener.addr as Deno.NetAddr;
   const running = new Set<Promise<void>>();
+  const loops = new Set<Promise<void>>();
   const reserve = new FdReserve();
   // Telling a refused client why takes its descriptor for a moment; in a storm, the rest are just closed.
   let refusing = 0;
@@ -49,57 +65,96 @@ export async function acceptLoop<C extends Deno.Conn>(options: AcceptOptions<C>)
     refusing++;
     void options.refuse(conn, reason).finally(() => refusing--);
   };
-  const stop = () => {
-    try {
-      listener.close();
-    } catch {
-      // Already closed.
+  const admit = (conn: C) => {
+    const ticket = gate.admit(remoteHost(conn));
+    if (!ticket.ok) {
+      refusals.note(options.door, ticket.reason);
+      return refuse(conn, ticket.reason);
     }
+    const done: Promise<void> = options.serve(conn)
+      .catch((error) =>
+        log.error("connection handler failed: {error}", { door: options.door, error: String(error) })
+      )
+      .finally(() => {
+        ticket.release();
+        running.delete(done);
+      });
+    running.add(done);
   };
-  signal.addEventListener("abort", stop, { once: true });
-  try {
-    while (!signal.aborted) {
-      let conn: C;
-      try {
-        conn = await listener.accept();
-      } catch (error) {
-        if (
-          signal.aborted || error instanceof Deno.errors.BadResource ||
-          error instanceof Deno.errors.Interrupted
-        ) {
-          break;
-        }
-        if (outOfDescriptors(error)) {
-          refusals.note(options.door, "out-of-file-descriptors");
-          await reserve.shed(listener, (conn) => refuse(conn, "server-full"));
-        } else {
-          refusals.note(options.door, `accept-failed: ${String(error)}`);
-          // An unknown accept error may repeat at once; do not spin on it.
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        continue;
-      }
-      const ticket = gate.admit(remoteHost(conn));
-      if (!ticket.ok) {
-        refusals.note(options.door, ticket.reason);
-        refuse(conn, ticket.reason);
-        continue;
-      }
-      const done: Promise<void> = options.serve(conn)
-        .catch((error) =>
-          log.error("connection handler failed: {error}", { door: options.door, error: String(error) })
-        )
-        .finally(() => {
-          ticket.release();
-          running.delete(done);
-        });
-      running.add(done);
+  const run = (from: Deno.Listener<C>) => {
+    const loop = accepting(from, { door: options.door, signal, reserve, admit, refuse });
+    loops.add(loop);
+    void loop.finally(() => loops.delete(loop));
+  };
+  const renew = () => {
+    if (signal.aborted) return;
+    let next: Deno.Listener<C>;
+    try {
+      next = options.listen(addr.port);
+    } catch (error) {
+      log.error("cannot reopen the {door} listener, the old one stays: {error}", {
+        door: options.door,
+        error: String(error),
+      });
+      return;
     }
-  } finally {
-    signal.removeEventListener("abort", stop);
-    stop();
+    const old = listener;
+    listener = next;
+    run(next);
+    closeQuietly(old);
+  };
+  options.renewals?.addEventListener("change", renew);
+  run(listener);
+  const finished = (async () => {
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    options.renewals?.removeEventListener("change", renew);
+    closeQuietly(listener);
+    while (loops.size > 0) await Promise.allSettled([...loops]);
     reserve.close();
     await Promise.allSettled([...running]);
+  })();
+  return { addr, finished };
+}
+
+/** What one listener's accept loop shares with the door. */
+interface LoopContext<C extends Deno.Conn> {
+  readonly door: string;
+  readonly signal: AbortSignal;
+  readonly reserve: FdReserve;
+  readonly admit: (conn: C) => void;
+  readonly refuse: (conn: C, reason: string) => void;
+}
+
+/** Accepts from one listener until it is closed. */
+async function accepting<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
+  context: LoopContext<C>,
+): Promise<void> {
+  while (!context.signal.aborted) {
+    let conn: C;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (
+        context.signal.aborted || error instanceof Deno.errors.BadResource ||
+        error instanceof Deno.errors.Interrupted
+      ) {
+        return;
+      }
+      if (outOfDescriptors(error)) {
+        refusals.note(context.door, "out-of-file-descriptors");
+        await context.reserve.shed(listener, (conn) => context.refuse(conn, "server-full"));
+      } else {
+        refusals.note(context.door, `accept-failed: ${String(error)}`);
+        // An unknown accept error may repeat at once; do not spin on it.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      continue;
+    }
+    context.admit(conn);
   }
 }
 

@@ -12,6 +12,7 @@ import type { Client, Hub } from "../hub/hub.ts";
 import type { CloseReason, ErrorCode, Result } from "../model.ts";
 import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../net/accept.ts";
+import { listen, type TlsKeys } from "../net/tls.ts";
 import { ReadBuffer } from "../net/read_buffer.ts";
 import { commandDialect } from "./commands.ts";
 import type { DoorClose, LineConnection, LineDialect, LineDialects, Preamble } from "./dialect.ts";
@@ -35,6 +36,8 @@ export interface LineDoorOptions {
   readonly port: number;
   /** Share the port with other processes (SO_REUSEPORT, for `--workers`). */
   readonly reusePort?: boolean;
+  /** Serve TLS with these keys (`ncat --ssl`); plain TCP when absent. */
+  readonly tls?: TlsKeys | null;
   /** Longest line in bytes. */
   readonly maxLineBytes: number;
   /** Outbound bytes a connection may have queued before it is dropped as a slow reader. */
@@ -80,12 +83,6 @@ export function serveTcp(options: TcpOptions): TcpDoor {
 
 /** Starts a line door speaking `options.dialects`. */
 export function serveLines(options: LineDoorOptions): TcpDoor {
-  const listener = Deno.listen({
-    hostname: options.hostname,
-    port: options.port,
-    transport: "tcp",
-    ...(options.reusePort ? { reusePort: true } : {}),
-  });
   const connections = new Set<TcpConnection>();
   const sweepEvery = Math.max(25, Math.min(1000, options.idleTimeoutMs / 4, options.loginTimeoutMs / 4));
   const sweeper = setInterval(() => {
@@ -93,8 +90,10 @@ export function serveLines(options: LineDoorOptions): TcpDoor {
     for (const connection of connections) connection.sweep(now);
   }, sweepEvery);
   const refusal = options.dialects.fallback.refusal ?? ((reason: string) => `ERR ${reason}`);
-  const finished = acceptLoop({
-    listener,
+  const { addr, finished } = acceptLoop({
+    listen: (port) => listen({ ...options, port }),
+    port: options.port,
+    renewals: options.tls ?? null,
     gate: options.gate,
     door: options.door,
     signal: options.signal,
@@ -108,12 +107,12 @@ export function serveLines(options: LineDoorOptions): TcpDoor {
       }
     },
     refuse: (conn, reason) => refuse(conn, refusal(reason)),
-  }).finally(() => clearInterval(sweeper));
-  return { addr: listener.addr, finished };
+  });
+  return { addr, finished: finished.finally(() => clearInterval(sweeper)) };
 }
 
 /** Tells a connection over the limits why, without waiting on it for long, and closes it. */
-async function refuse(conn: Deno.TcpConn, text: string): Promise<void> {
+async function refuse(conn: Deno.Conn, text: string): Promise<void> {
   const timer = setTimeout(() => closeQuietly(conn), 1000);
   await conn.write(line(text)).catch(() => 0);
   clearTimeout(timer);
@@ -122,7 +121,7 @@ async function refuse(conn: Deno.TcpConn, text: string): Promise<void> {
 
 /** One accepted connection: its read loop, dialect, rate limit and deadlines. */
 class TcpConnection implements LineConnection {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #options: LineDoorOptions;
   readonly hub: Hub;
   readonly session: TcpSession;
@@ -139,7 +138,7 @@ class TcpConnection implements LineConnection {
   #activeAt = performance.now();
   #closeReason: CloseReason | null = null;
 
-  constructor(conn: Deno.TcpConn, options: LineDoorOptions) {
+  constructor(conn: Deno.Conn, options: LineDoorOptions) {
     this.#conn = conn;
     this.#options = options;
     this.hub = options.hub;
@@ -160,12 +159,15 @@ class TcpConnection implements LineConnection {
       },
     });
     this.client = this.hub.connect(this.session);
-    try {
-      conn.setNoDelay(true);
-      // The TCP heartbeat: the kernel probes quiet peers, so a vanished client is noticed without chat noise.
-      conn.setKeepAlive(true);
-    } catch {
-      // Not every platform allows both; neither is essential.
+    // A TLS connection has neither knob in Deno; a plain one gets both.
+    if ("setNoDelay" in conn) {
+      try {
+        (conn as Deno.TcpConn).setNoDelay(true);
+        // The TCP heartbeat: the kernel probes quiet peers, so a vanished client is noticed without chat noise.
+        (conn as Deno.TcpConn).setKeepAlive(true);
+      } catch {
+        // Not every platform allows both; neither is essential.
+      }
     }
   }
 

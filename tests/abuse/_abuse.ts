@@ -66,7 +66,16 @@ export async function assertHealthy(server: Server): Promise<void> {
 
 /** Opens a raw TCP connection and completes a WebSocket upgrade on `path`; the 101 response is consumed. */
 export async function rawUpgrade(addr: Deno.NetAddr, path: string): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: addr.hostname, port: addr.port });
+  return await upgradeOn(await Deno.connect({ hostname: addr.hostname, port: addr.port }), addr, path);
+}
+
+/** {@linkcode rawUpgrade} over TLS, trusting the CA certificate `ca` (PEM). */
+export async function rawUpgradeTls(addr: Deno.NetAddr, path: string, ca: string): Promise<Deno.TlsConn> {
+  const conn = await Deno.connectTls({ hostname: addr.hostname, port: addr.port, caCerts: [ca] });
+  return await upgradeOn(conn, addr, path);
+}
+
+async function upgradeOn<C extends Deno.Conn>(conn: C, addr: Deno.NetAddr, path: string): Promise<C> {
   await writeAll(conn, upgradeRequest(addr, path));
   const head = await readHead(conn);
   assert.match(head, /^HTTP\/1\.1 101 /, `upgrade of ${path} refused: ${head.split("\r\n")[0]}`);
@@ -82,7 +91,7 @@ export function upgradeRequest(addr: Deno.NetAddr, path: string): Uint8Array {
 }
 
 /** Reads an HTTP response head (up to the blank line) byte by byte, so no frame after it is consumed. */
-async function readHead(conn: Deno.TcpConn): Promise<string> {
+async function readHead(conn: Deno.Conn): Promise<string> {
   const bytes: number[] = [];
   const one = new Uint8Array(1);
   while (bytes.length < 16_384) {
@@ -143,7 +152,7 @@ export function closeQuietly(conn: Deno.Conn): void {
  * Reads server frames from a raw upgraded connection until a close frame (returning its code) or the end of
  * the stream (`null`), giving up after `ms`. Data frames are skipped however large.
  */
-export async function readUntilClose(conn: Deno.TcpConn, ms = 5000): Promise<number | null | "timeout"> {
+export async function readUntilClose(conn: Deno.Conn, ms = 5000): Promise<number | null | "timeout"> {
   const buffer = new Uint8Array(64 * 1024);
   let pending = new Uint8Array(0);
   let skip = 0;

@@ -17,8 +17,9 @@ const say = (value: unknown) => Deno.stdout.writeSync(encoder.encode(JSON.string
 
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 const controller = new AbortController();
-const done = acceptLoop({
-  listener,
+const { finished: done } = acceptLoop({
+  listen: () => listener,
+  port: 0,
   gate: new ConnectionGate({ maxConnections: 0, maxPerIp: 0 }),
   door: "test",
   signal: controller.signal,

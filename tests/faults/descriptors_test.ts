@@ -181,8 +181,9 @@ Deno.test("descriptors: acceptLoop releases every ticket and stops when the sign
   const controller = new AbortController();
   const refusals: string[] = [];
   const served: Promise<void>[] = [];
-  const done = acceptLoop({
-    listener,
+  const { finished: done } = acceptLoop({
+    listen: () => listener,
+    port: 0,
     gate,
     door: "test",
     signal: controller.signal,
