@@ -13,15 +13,13 @@ import { TokenBucket } from "../hub/limits.ts";
 import type { CloseReason, Codec } from "../model.ts";
 import { closeQuietly } from "../net/accept.ts";
 import { CloseCode, FrameReader } from "./frames.ts";
+import { ReadBuffer } from "../net/read_buffer.ts";
 import { WsSession } from "./session.ts";
 
 const log = getLogger(["hubbub", "ws"]);
 
 /** The GUID RFC 6455 appends to the client's key. */
 const WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-// Small on purpose: every idle connection holds its buffer while its read is pending.
-const READ_SIZE = 256;
-const BUSY_READ_SIZE = 16 * 1024;
 /** After we sent our close frame, how long the peer has to answer with its own before the socket is cut. */
 const LINGER_MS = 1000;
 /** Typing frames may come this many times faster than messages (one per keystroke) before they are shed. */
@@ -251,18 +249,16 @@ class Socket {
   async run(): Promise<void> {
     log.info("connect", { conn: this.#session.id, codec: this.#dialect.codec.name });
     this.#handle(() => this.#dialect.open(this.#connection));
-    let buffer = new Uint8Array(READ_SIZE);
+    const reader = new ReadBuffer();
     try {
       if (this.#head.length > 0) this.#feed(this.#head);
       this.#head = new Uint8Array(0);
       while (!this.#closeReceived) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) break;
+        const bytes = await reader.read(this.#conn);
+        if (bytes === null) break;
         this.#heardAt = performance.now();
         this.#pinged = false;
-        this.#feed(buffer.subarray(0, n));
-        // A connection whose read fills the small buffer is busy: it gets a bigger one.
-        if (n === buffer.length && n < BUSY_READ_SIZE) buffer = new Uint8Array(BUSY_READ_SIZE);
+        this.#feed(bytes);
       }
     } catch {
       // Reset by the peer, or closed by us: either way the connection is over.
