@@ -86,9 +86,9 @@ Deno.test("attempts: registrations per address have their own allowance and back
   const { now, advance } = clock();
   const attempts = new Attempts(LIMITS, now);
   attempts.registered("192.0.2.1");
-  attempts.registered("192.0.2.1");
   assert.deepEqual(attempts.checkRegistration("192.0.2.1"), { ok: true });
   attempts.registered("192.0.2.1");
+  // Two allowed (free: 2): the third waits.
   assert.deepEqual(attempts.checkRegistration("192.0.2.1"), { ok: false, by: "ip", retryMs: 10_000 });
   assert.deepEqual(attempts.checkRegistration("192.0.2.2"), { ok: true });
   // Registering is not guessing: logins from that address are not limited by it.

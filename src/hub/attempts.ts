@@ -14,7 +14,7 @@
 
 /** How one kind of key (address or name) is limited. */
 export interface AttemptRule {
-  /** Failures allowed before the first lockout. */
+  /** Failures that cost nothing; the next one locks (for registrations: registrations allowed, then locked). */
   readonly free: number;
   /** The first lockout (milliseconds); each further failure doubles it. */
   readonly lockMs: number;
@@ -37,9 +37,9 @@ export interface AttemptLimits {
 }
 
 /**
- * hubbub's limits: a name allows 5 wrong passwords, then locks for 1 min, 2, 4, ... up to 1 h; an address
- * allows 20, then the same backoff. Both forget after an hour without a failure. An address registers 5
- * names, then waits 10 min, 20, 40, ... up to a day; it is forgotten after a day without a registration.
+ * hubbub's limits: a name takes 5 wrong passwords, and each further one locks it for 1 min, 2, 4, ... up to
+ * 1 h; an address takes 20, then the same backoff. Both forget after an hour without a failure. An address
+ * registers 5 names, then waits 10 min, 20, 40, ... up to a day; it is forgotten after a day without one.
  */
 export const DEFAULT_ATTEMPT_LIMITS: AttemptLimits = {
   perName: { free: 5, lockMs: 60_000, maxLockMs: 3_600_000, forgetMs: 3_600_000 },
@@ -99,7 +99,9 @@ export class Attempts {
 
   /** `ip` registered a name. */
   registered(ip: string): void {
-    this.#fail(this.#registrations, ipKey(ip), this.#limits.registrations, this.#now());
+    // A registration is no failure: the allowance is spent when it is reached, not when it is passed.
+    const rule = this.#limits.registrations;
+    this.#fail(this.#registrations, ipKey(ip), { ...rule, free: rule.free - 1 }, this.#now());
   }
 
   /** A right password for the name of key `name`: its count starts over. */
