@@ -184,6 +184,10 @@ export class AccountService {
     if (client.accountKey !== null) return fail("already-registered", `Name '${name}' is registered already`);
     const account = await this.#create(name, password, options.ip, () => {
       if (client.key !== key || client.accountKey !== null) return fail("not-logged-in", "The name changed");
+      // One page's tabs on two nodes: the other node's could not be signed in with this one.
+      if (this.#names.heldElsewhere(key)) {
+        return fail("username-taken", `Name '${name}' is in use elsewhere too`);
+      }
       return ok(this.#names.since(key) ?? this.#now());
     });
     if (!account.ok) return account;
