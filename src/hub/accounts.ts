@@ -310,7 +310,8 @@ export class AccountService {
     }
     if (!right || account === null) {
       this.#attempts.failed(ip, key);
-      log.info("wrong password for {name}", { name, ip });
+      // The name as registered, never as typed: people type passwords into name fields.
+      log.info("wrong password for {name}", { name: account?.name ?? "(no such account)", ip });
       return fail("bad-credentials", BAD_CREDENTIALS);
     }
     this.#attempts.succeeded(key);
