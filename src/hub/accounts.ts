@@ -26,7 +26,13 @@ import { checkName, nameKey } from "../names.ts";
 import type { Account, AccountStore } from "../store/store.ts";
 import { type AttemptLimits, Attempts, type AttemptVerdict } from "./attempts.ts";
 import type { NameRegistry } from "./names.ts";
-import { checkPassword, HashingBusyError, PasswordHasher, type ScryptParams } from "./passwords.ts";
+import {
+  checkPassword,
+  HashingBusyError,
+  MAX_PASSWORD,
+  PasswordHasher,
+  type ScryptParams,
+} from "./passwords.ts";
 import type { Client } from "./rooms.ts";
 
 const log = getLogger(["hubbub", "accounts"]);
@@ -296,6 +302,11 @@ export class AccountService {
    */
   async #verify(name: string, password: string, ip: string): Promise<Result<Account>> {
     if (this.#mode === "off") return fail("accounts-off", ACCOUNTS_OFF);
+    // No account has an invalid name or a password this long: refused before anything is counted or hashed,
+    // so junk never fills the attempt tables or the hashing queue.
+    const why = checkName(name);
+    if (why) return fail("invalid-username", `Name '${name}' is not a valid name: ${why}`);
+    if (password.length > MAX_PASSWORD * 8) return fail("bad-credentials", BAD_CREDENTIALS);
     const key = nameKey(name);
     const verdict = this.#attempts.check(ip, key);
     if (!verdict.ok) return tooMany(verdict);

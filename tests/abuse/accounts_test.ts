@@ -77,6 +77,22 @@ Deno.test("accounts lockout: wrong passwords lock a name out (the right one wait
   await assertHealthy(server);
 });
 
+Deno.test("accounts lockout: junk names and huge passwords are refused before anything is counted or hashed", async () => {
+  await using server = serveAccounts({}, { attemptLimits: SHORT });
+  await register(server.tcp!, "alice", "alices-password");
+  await using x = await LineClient.connect(server.tcp!);
+  for (let i = 0; i < 10; i++) {
+    // 8 KiB names would fill the attempt tables with 8 KiB keys; they are no names at all.
+    await x.send(`LOGIN ${"n".repeat(4000 + i)} some-password`);
+    assert.equal(await x.expect(/^ERR /), "ERR invalid-username");
+    await x.send(`LOGIN alice ${"p".repeat(2000)}`);
+    assert.equal(await x.expect(/^ERR /), "ERR bad-credentials: Wrong name or password");
+  }
+  // 20 refusals, more than the address's 6 and the name's 3: none counted, so alice is not locked out.
+  await x.send("LOGIN alice alices-password");
+  await x.expect("OK");
+});
+
 Deno.test("accounts lockout: registrations per address are limited too", async () => {
   await using server = serveAccounts({}, { attemptLimits: SHORT });
   for (let i = 0; i < 3; i++) await register(server.tcp!, `bulk${i}`, "bulk-password");
