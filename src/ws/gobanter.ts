@@ -422,7 +422,12 @@ function accountAction(
       ip: connection.remote,
       token: str(p.Session) ? `page:${str(p.Session)}` : null,
     });
-  return pending.then((result) => result.ok ? answer(result.value) : fail(result.code, result.detail));
+  return pending.then((result) => {
+    if (!result.ok) return fail(result.code, result.detail);
+    // With `required` a guest was in no room: signed in now, it starts in the lobby like everyone.
+    if (hub.accounts.mode === "required" && client.roomNames.length === 0) hub.join(client, DEFAULT_ROOM);
+    answer(result.value);
+  });
 }
 
 async function legacyAction(

@@ -198,6 +198,15 @@ Deno.test("--accounts required refuses guests in every door; signed-in members c
     page.send({ Action: action, Payload: { Room: "lobby" } });
     await page.expectJson({ Action: "error", Payload: { Code: "login-required" } });
   }
+  // Signing in over /ws puts the connection in the lobby.
+  page.send({ Action: "login", Payload: { Username: "mia", Password: "mias-password" } });
+  await page.expectJson({ Action: "login", Payload: { Username: "mia" } });
+  page.send({ Action: "userlist", Payload: { Room: "lobby" } });
+  await page.expectJson({ Action: "userlist", Payload: { Room: "lobby", Users: ["mia"] } });
+  page.send({ Action: "logout" });
+  await page.expectJson({ Action: "logout" });
+  page.send({ Action: "userlist", Payload: { Room: "lobby" } });
+  await page.expectJson({ Action: "error", Payload: { Code: "login-required" } });
   await using legacy = await WsClient.open(http, "/ws");
   legacy.send({ action: "broadcast", username: "rue", message: "hi" });
   await legacy.expectJson({ action: "error", message_type: "error" });
