@@ -460,3 +460,38 @@ Deno.test({
     await phone.expect("OK");
   },
 });
+
+Deno.test({
+  name:
+    "accounts in a cluster: a name registered by a guest page stays the account's after the node re-claims its names (Redis emptied of presence)",
+  ignore: !HAVE_REDIS && Deno.env.get("CI") !== "true",
+  fn: async () => {
+    await using redis = await RedisServer.start();
+    await using a = serveAccounts({ redis: redis.url, nodeId: "a", presenceTtlMs: 1500 });
+    await using b = serveAccounts({ redis: redis.url, nodeId: "b", presenceTtlMs: 1500 });
+    const ready = async ({ http }: typeof a) => {
+      const response = await fetch(`${base(http!)}/readyz`);
+      await response.body?.cancel();
+      return response.status === 200;
+    };
+    await eventually(async () => (await ready(a)) && (await ready(b)), "both nodes are ready", 10_000);
+    // A guest page on node a registers the name it holds.
+    await using page = await WsClient.open(a.http!, "/ws");
+    page.send({ Action: "username", Payload: { Username: "vera", Session: "vera-page" } });
+    await page.expectJson({ Action: "username" });
+    page.send({ Action: "register", Payload: { Password: "veras-password" } });
+    await page.expectJson({ Action: "register" });
+    await eventually(() => b.hub.online("vera"), "node b sees vera");
+    // Redis loses the cluster's presence and names (not the accounts): node a notices and claims its names again.
+    await redis.command("DEL", "hubbub:epoch", "hubbub:names");
+    await eventually(
+      async () => (await redis.command("HEXISTS", "hubbub:names", "vera")) === ":1",
+      "a re-claimed",
+      10_000,
+    );
+    // Her phone signs in through node b: it shares the name with the page, as the account's.
+    await using phone = await LineClient.connect(b.tcp!);
+    await phone.send("LOGIN vera veras-password");
+    assert.equal(await phone.expect(/^(OK|ERR)/), "OK");
+  },
+});
