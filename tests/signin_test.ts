@@ -157,3 +157,26 @@ Deno.test("page sign-in without accounts: 404 accounts-off; GET /api/session say
     "the greeting as it was",
   );
 });
+
+Deno.test("page sign-in: accounts and page sessions in SQLite survive a restart of the server", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hubbub-signin-" });
+  const store = { kind: "sqlite" as const, path: `${dir}/chat.db` };
+  try {
+    let cookie: string;
+    {
+      await using first = serveAccounts({ store });
+      (await tcpRegister(first.tcp!, "nora", "noras-password")).close();
+      cookie = cookieOf(
+        await post(first.http!, "/api/session", { username: "nora", password: "noras-password" }),
+      );
+    }
+    await using second = serveAccounts({ store });
+    await using page = await WsClient.open(second.http!, "/ws", { cookie });
+    await page.expectJson({ Action: "connected", Payload: { Account: "nora" } });
+    await using guest = await LineClient.connect(second.tcp!);
+    await guest.send("LOGIN nora");
+    assert.match(await guest.expect(/^ERR /), /^ERR name-registered: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
