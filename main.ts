@@ -5,10 +5,12 @@
  * @module
  */
 
-import { parseCli } from "./src/cli.ts";
+import { type CliCommand, type Config, parseCli } from "./src/cli.ts";
 import { setupLogging, stopLogging } from "./src/log.ts";
-import { startServer, tlsFromConfig } from "./src/server.ts";
+import { openStore, startServer, tlsFromConfig } from "./src/server.ts";
 import { TlsError, type TlsKeys } from "./src/net/tls.ts";
+import { runAccounts } from "./src/accounts_admin.ts";
+import { hasAccounts } from "./src/store/store.ts";
 import { getLogger } from "@logtape/logtape";
 import { stopWithSupervisor, supervise } from "./src/workers.ts";
 
@@ -21,8 +23,9 @@ export async function main(args: readonly string[]): Promise<number> {
     tty: Deno.stderr.isTerminal(),
   });
   if ("exit" in outcome) return outcome.exit;
-  const { config } = outcome;
+  const { config, command } = outcome;
   const color = Deno.stderr.isTerminal();
+  if (command.kind === "accounts") return await accountsCommand(config, command, color);
   if (config.workers > 1) {
     await setupLogging({
       format: config.logFormat,
@@ -92,6 +95,59 @@ export async function main(args: readonly string[]): Promise<number> {
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reload);
   await stopLogging();
   return 0;
+}
+
+/** `hubbub accounts list|delete NAME|reset NAME` on the store the config names (see `src/accounts_admin.ts`). */
+async function accountsCommand(
+  config: Config,
+  command: Extract<CliCommand, { kind: "accounts" }>,
+  color: boolean,
+): Promise<number> {
+  const encoder = new TextEncoder();
+  const out = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
+  const err = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
+  if (config.store.kind === "memory" && config.redis === null) {
+    err("error: --store memory keeps no accounts between runs: name a SQLite file (--store) or --redis");
+    return 2;
+  }
+  await setupLogging({ format: config.logFormat, level: config.logLevel, color });
+  let store;
+  try {
+    store = openStore(config);
+  } catch (error) {
+    err(`error: ${(error as Error).message}`);
+    await stopLogging();
+    return 1;
+  }
+  try {
+    if (!hasAccounts(store)) throw new TypeError("Cannot manage accounts: the store keeps none");
+    return await runAccounts({
+      store,
+      action: command.action,
+      ...("name" in command ? { name: command.name } : {}),
+      out,
+      err,
+      readPassword: pipedLine,
+    });
+  } finally {
+    await store.close();
+    await stopLogging();
+  }
+}
+
+/** The first line of stdin when it is piped (not a terminal) and says something; otherwise `null`. */
+async function pipedLine(): Promise<string | null> {
+  if (Deno.stdin.isTerminal()) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > 64 * 1024) break;
+  }
+  const text = new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c])));
+  const line = text.split("\n", 1)[0]!.replace(/\r$/, "");
+  return line === "" ? null : line;
 }
 
 /** `0.0.0.0` is where we listen, not where people connect. */

@@ -270,6 +270,14 @@ const ROOMS = [
     default: 1000,
     help: "names per user-list frame or page in big rooms (the total is always sent)",
   }),
+  option({
+    key: "accounts",
+    flag: "--accounts <mode>",
+    env: "HUBBUB_ACCOUNTS",
+    choices: ["off", "on", "required"],
+    default: "off",
+    help: "accounts that own names: off, on (guests too) or required (no guests)",
+  }),
 ] as const;
 
 const HISTORY = [
@@ -456,8 +464,19 @@ export function optionName(spec: OptionSpec): string {
   return spec.flag.split(" ", 1)[0]!.slice(2);
 }
 
-/** What {@linkcode parseCli} decided: run with a config, or exit with a code (help, version, bad flag). */
-export type CliOutcome = { readonly config: Config } | { readonly exit: number };
+/**
+ * What to do with the config: serve (the default), or one of the operator's account commands on the store the
+ * config names (`hubbub accounts list`, `hubbub accounts delete NAME`, `hubbub accounts reset NAME`).
+ */
+export type CliCommand =
+  | { readonly kind: "serve" }
+  | { readonly kind: "accounts"; readonly action: "list" }
+  | { readonly kind: "accounts"; readonly action: "delete" | "reset"; readonly name: string };
+
+/** What {@linkcode parseCli} decided: run a command with a config, or exit with a code (help, version, bad flag). */
+export type CliOutcome = { readonly config: Config; readonly command: CliCommand } | {
+  readonly exit: number;
+};
 
 /** Where {@linkcode parseCli} writes help, version and errors; injectable for tests. */
 export interface CliOutput {
@@ -493,9 +512,9 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     }
     throw error;
   }
-  const [command] = program.args;
-  if (command !== undefined && command !== "serve") {
-    output.err(`error: unknown command '${command}' (the only command is 'serve'; see --help)\n`);
+  const command = cliCommand(program.args);
+  if (typeof command === "string") {
+    output.err(`error: ${command} (commands: serve, accounts list|delete NAME|reset NAME; see --help)\n`);
     return { exit: 2 };
   }
   if ((config.tlsCert === null) !== (config.tlsKey === null)) {
@@ -512,20 +531,35 @@ export function parseCli(argv: readonly string[], output: CliOutput): CliOutcome
     );
     return { exit: 2 };
   }
-  if (config.workers > 1 && config.redis === null) {
+  if (command.kind === "serve" && config.workers > 1 && config.redis === null) {
     output.err(
       "error: --workers needs --redis (worker processes share rooms, names and history through Redis)\n",
     );
     return { exit: 2 };
   }
-  return { config };
+  return { config, command };
+}
+
+/** The command the words after the options name, or why they name none. */
+function cliCommand(words: readonly string[]): CliCommand | string {
+  const [first = "serve", action, name, ...rest] = words;
+  if (first === "serve" && words.length <= 1) return { kind: "serve" };
+  if (first !== "accounts") return `unknown command '${words.join(" ")}'`;
+  if (action === "list" && name === undefined) return { kind: "accounts", action };
+  if ((action === "delete" || action === "reset") && name !== undefined && rest.length === 0) {
+    return { kind: "accounts", action, name };
+  }
+  return `usage: hubbub accounts list | accounts delete NAME | accounts reset NAME`;
 }
 
 /** The commander program of the table: flags, variables, help; it leaves the config file to us. */
 function commanderProgram(output: CliOutput): Command {
   const program = new Command("hubbub")
     .description("Rooms, DMs and history for browsers, ncat and older chat clients, in one program.")
-    .argument("[command]", "what to do; 'serve' (the default) is the only command", "serve")
+    .argument(
+      "[command...]",
+      "'serve' (the default); or 'accounts list', 'accounts delete NAME', 'accounts reset NAME' on the store",
+    )
     .version(`hubbub ${VERSION} (deno ${Deno.version.deno})`, "-V, --version", "print the version and exit")
     .helpOption("-h, --help", "show this help and exit");
   for (const [group, specs] of Object.entries(OPTION_GROUPS)) {

@@ -161,7 +161,15 @@ export type ErrorCode =
   | "too-many-rooms"
   | "empty-message"
   | "unavailable"
-  | "rate-limited";
+  | "rate-limited"
+  // Accounts (`--accounts`): a registered name needs its password; a wrong one, or too many, are refused.
+  | "name-registered"
+  | "login-required"
+  | "bad-credentials"
+  | "too-many-attempts"
+  | "weak-password"
+  | "already-registered"
+  | "accounts-off";
 
 /** Builds a successful {@linkcode Result}. */
 export function ok<T>(value: T): Result<T> {

@@ -17,7 +17,9 @@ import { LocalBus } from "./bus/local.ts";
 import { RedisBus } from "./bus/redis.ts";
 import { RedisStore } from "./store/redis.ts";
 import { ConnectionGate } from "./hub/limits.ts";
-import type { Store } from "./store/store.ts";
+import { hasAccounts, type Store } from "./store/store.ts";
+import type { AttemptLimits } from "./hub/attempts.ts";
+import type { ScryptParams } from "./hub/passwords.ts";
 import { serveTcp } from "./tcp/listener.ts";
 import { serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
@@ -38,6 +40,10 @@ export interface ServerOptions {
   readonly store?: Store;
   /** TLS keys loaded already (`main.ts` loads them first, to exit 2 on a bad file); else from the config. */
   readonly tls?: TlsKeys | null;
+  /** Password attempt limits instead of hubbub's (tests shorten them). */
+  readonly attemptLimits?: AttemptLimits;
+  /** scrypt parameters for new password hashes instead of hubbub's (tests make them cheap). */
+  readonly scrypt?: ScryptParams;
 }
 
 /** A running hubbub. */
@@ -150,6 +156,13 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     maxRoomName: config.maxRoomName,
     store,
     presenceIntervalMs: config.presenceIntervalMs,
+    accounts: {
+      mode: config.accounts,
+      // Accounts live in the same store as history (a SQLite table, a Redis hash in a cluster, or memory).
+      store: hasAccounts(store) ? store : null,
+      ...(options.attemptLimits ? { limits: options.attemptLimits } : {}),
+      ...(options.scrypt ? { scrypt: options.scrypt } : {}),
+    },
   });
   const gate = openGate(config);
   let tls: TlsKeys | null;

@@ -346,9 +346,11 @@ export class WsClient implements AsyncDisposable {
   #seen = 0;
   #waiters = new Set<() => void>();
 
-  /** Opens a socket; `await client.opened` before sending. */
-  constructor(url: string | URL, protocols?: string[]) {
-    this.socket = new WebSocket(url, protocols);
+  /** Opens a socket (with handshake headers, such as a cookie, when given); `await client.opened` before sending. */
+  constructor(url: string | URL, protocols?: string[] | { readonly headers: HeadersInit }) {
+    // Handshake headers are Deno's extension to the WebSocket constructor; the DOM's type does not know it.
+    const open = WebSocket as unknown as new (url: string | URL, options?: typeof protocols) => WebSocket;
+    this.socket = new open(url, protocols);
     this.socket.binaryType = "arraybuffer";
     this.opened = new Promise((resolve, reject) => {
       this.socket.addEventListener("open", () => resolve(), { once: true });
@@ -368,9 +370,10 @@ export class WsClient implements AsyncDisposable {
     });
   }
 
-  /** Opens a socket to `path` on a server's HTTP door and waits until it is open. */
-  static async open(addr: Deno.NetAddr, path: string): Promise<WsClient> {
-    const client = new WsClient(`ws://${addr.hostname}:${addr.port}${path}`);
+  /** Opens a socket to `path` on a server's HTTP door and waits until it is open; `headers` go in the handshake. */
+  static async open(addr: Deno.NetAddr, path: string, headers?: HeadersInit): Promise<WsClient> {
+    const url = `ws://${addr.hostname}:${addr.port}${path}`;
+    const client = new WsClient(url, headers === undefined ? undefined : { headers });
     await client.opened;
     return client;
   }
@@ -454,6 +457,9 @@ export function matches(value: unknown, want: unknown): boolean {
 export class FakeLineConnection implements LineConnection, Session {
   readonly id = `c_fake_${Math.random().toString(36).slice(2, 8)}`;
   readonly hub: Hub;
+  /** The peer's address: a documentation address, not loopback (so cleartext warnings show). */
+  remote = "192.0.2.7";
+  secure = false;
   readonly client: Client;
   codec: Codec;
   /** Every line sent, without its terminator (frames from the hub's codec are decoded). */

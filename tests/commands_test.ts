@@ -404,3 +404,17 @@ Deno.test("commandDialect: refusals and farewells are told in hubbub's ERR and I
   assert.equal(commandDialect.preamble, undefined, "command clients start with lines");
   alice.hub.shutdown();
 });
+
+Deno.test("IDENTIFY takes a name and the rest of the line as the password; REGISTER takes one word", () => {
+  for (const spelling of spellings("identify")) {
+    check(`${spelling} alice a pass phrase`, { cmd: "identify", name: "alice", password: "a pass phrase" });
+  }
+  check("IDENTIFY alice", { cmd: "usage", usage: USAGE.identify });
+  check("IDENTIFY", { cmd: "usage", usage: USAGE.identify });
+  for (const spelling of spellings("register")) {
+    check(`${spelling} s3cret-pass`, { cmd: "register", password: "s3cret-pass" });
+  }
+  check("REGISTER", { cmd: "usage", usage: USAGE.register });
+  // A chat line that starts with the word is not a registration of its other words.
+  check("register for the meetup at 5", { cmd: "usage", usage: USAGE.register });
+});

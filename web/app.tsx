@@ -22,7 +22,8 @@ type Panel = "rooms" | "members" | null;
 /** The whole page. */
 export function App(): JSX.Element {
   const [renaming, setRenaming] = useState(wanted.value === null);
-  const naming = renaming || nameError.value !== null;
+  // Signing out forgets the name: the form again.
+  const naming = renaming || nameError.value !== null || wanted.value === null;
   const unread = totalUnread.value;
   const where = active.value ? `${active.value.name.value} · hubbub` : "hubbub";
 

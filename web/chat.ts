@@ -143,6 +143,12 @@ export const me: Signal<string | null> = signal(null);
 export const wanted: Signal<string | null> = signal(load(STORE_KEYS.name));
 /** Why the last name was refused. */
 export const nameError: Signal<string | null> = signal(null);
+/** The last name was refused because it needs a password (a registered name, or a server without guests). */
+export const nameNeedsPassword: Signal<boolean> = signal(false);
+/** Whether the server has accounts: `off`, `on` (guests too) or `required` (no guests); from its greeting. */
+export const accountsMode: Signal<"off" | "on" | "required"> = signal("off");
+/** The account this page is signed in to (its session cookie), or `null` for a guest. */
+export const account: Signal<string | null> = signal(null);
 /** Connection status. */
 export const status: Signal<SocketStatus> = signal({
   phase: "connecting",
@@ -385,7 +391,7 @@ export function receive(action: string, p: Record<string, unknown>): void {
       const room = str(p.Room);
       if (Array.isArray(p.Users)) return receivePresence("joined", room, p.Users, p.Count);
       const user = str(p.Username);
-      if (user === undefined || room === undefined) return; // The greeting.
+      if (user === undefined || room === undefined) return greeting(p);
       if (sameName(user, wanted.value)) return acceptName(user);
       const conv = findRoom(room);
       if (!conv) return;
@@ -497,6 +503,13 @@ export function receive(action: string, p: Record<string, unknown>): void {
   }
 }
 
+/** The server's greeting: with accounts, its mode and the account the page's cookie signed this connection in to. */
+function greeting(p: Record<string, unknown>): void {
+  const mode = p.Accounts;
+  accountsMode.value = mode === "on" || mode === "required" ? mode : "off";
+  account.value = str(p.Account) ?? null;
+}
+
 /** Accepts the name an older signal implies (a list or a join naming us) while a `username` awaits its answer. */
 function acceptName(name: string): void {
   if (asking) grantName(name);
@@ -562,10 +575,14 @@ function receiveError(code: string, message: string): void {
   switch (code) {
     case "name-taken":
     case "invalid-name":
+    case "name-registered":
+    case "login-required":
+    case "already-logged-in":
       asking = false;
       // A refused rename keeps the old name; a refused login (say, after a reconnect) leaves none.
       me.value = connectionName;
       nameError.value = message;
+      nameNeedsPassword.value = code === "name-registered" || code === "login-required";
       return;
     case "invalid-room":
       if (pendingJoins.size === 0) return toast(message);
@@ -608,6 +625,7 @@ export function chooseName(name: string): string | null {
   batch(() => {
     wanted.value = trimmed;
     nameError.value = null;
+    nameNeedsPassword.value = false;
     if (me.value !== null && !sameName(me.value, trimmed)) me.value = null;
   });
   asking = socket.send("username", { Username: trimmed, Session: token });
@@ -615,6 +633,59 @@ export function chooseName(name: string): string | null {
   const room = rooms.value[0]?.name.value;
   if (room !== undefined) socket.send("userlist", { Room: room });
   return null;
+}
+
+/**
+ * Signs in with a password (`register`: registers the name first) over HTTP, which sets the session cookie;
+ * the socket then reconnects, signed in by the cookie, and asks for the name. Resolves with why it failed, or
+ * `null`.
+ */
+export async function signIn(name: string, password: string, register = false): Promise<string | null> {
+  const trimmed = name.trim();
+  const why = checkName(trimmed);
+  if (why) return why;
+  let response: Response;
+  try {
+    response = await fetch(register ? "/api/accounts" : "/api/session", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ username: trimmed, password, ...(register ? { session: token } : {}) }),
+    });
+  } catch {
+    return "Cannot reach the server: try again in a moment.";
+  }
+  const body = await response.json().catch(() => ({})) as { username?: unknown; message?: unknown };
+  if (!response.ok) return typeof body.message === "string" ? body.message : `Refused (${response.status})`;
+  const granted = typeof body.username === "string" ? body.username : trimmed;
+  batch(() => {
+    account.value = granted;
+    wanted.value = granted;
+    nameError.value = null;
+    nameNeedsPassword.value = false;
+    if (me.value !== null && !sameName(me.value, granted)) me.value = null;
+  });
+  save(STORE_KEYS.name, granted);
+  // Only a new connection carries the new cookie.
+  socket.reconnect();
+  return null;
+}
+
+/** Signs out: the server ends the session and clears the cookie; the page starts over as a guest. */
+export async function signOut(): Promise<void> {
+  try {
+    await fetch("/api/session", { method: "DELETE" });
+  } catch {
+    // The cookie stays until the server is back; the page forgets the name all the same.
+  }
+  batch(() => {
+    account.value = null;
+    me.value = null;
+    wanted.value = null;
+    nameError.value = null;
+    nameNeedsPassword.value = false;
+  });
+  save(STORE_KEYS.name, null);
+  socket.reconnect();
 }
 
 /** Gives up changing the name: the page keeps the one it has. */

@@ -104,6 +104,18 @@ export class ChatSocket {
     return true;
   }
 
+  /** Drops the connection, if any, and connects again at once (after signing in: the new cookie). */
+  reconnect(): void {
+    const socket = this.#socket;
+    this.#socket = null;
+    clearTimeout(this.#retryTimer);
+    clearTimeout(this.#connectTimer);
+    this.#retryTimer = undefined;
+    socket?.close(1000, "reconnect");
+    this.#attempt = 0;
+    this.#connect();
+  }
+
   /** Closes for good. */
   stop(): void {
     clearTimeout(this.#retryTimer);

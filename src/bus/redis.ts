@@ -384,11 +384,12 @@ export class RedisBus implements Bus {
 
   #remember(table: Map<string, Presence>, event: BusEvent): void {
     switch (event.kind) {
-      case "online":
-        if (!table.has(event.member.key)) {
-          table.set(event.member.key, { member: event.member, rooms: new Map() });
-        }
+      case "online": {
+        // Again for a member it has: its token changed (a guest's name became an account's), its rooms did not.
+        const rooms = table.get(event.member.key)?.rooms ?? new Map();
+        table.set(event.member.key, { member: event.member, rooms });
         break;
+      }
       case "offline":
         table.delete(event.key);
         break;

@@ -11,9 +11,10 @@ import type { Hub } from "../hub/hub.ts";
 import { errorResponse, HttpError, json } from "./errors.ts";
 import { type Family, type Histogram, Metrics, renderPrometheus } from "../metrics.ts";
 import { ASSET_PATHS, serveAsset, servePage } from "./assets.ts";
-import { type Route, route } from "./route.ts";
+import { type Handle, type Route, route } from "./route.ts";
 import type { HttpInfo } from "./server.ts";
 import { broadcastPayload, MAX_HISTORY } from "../wire/gobanter.ts";
+import { signedInName, signInRoutes } from "./signin.ts";
 
 /** Options of {@linkcode createHandler}. */
 export interface HandlerOptions {
@@ -45,9 +46,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
     route("/metrics", {
       GET: () => text(metricsText(hub, metrics), 200, "text/plain; version=0.0.4; charset=utf-8"),
     }),
-    route("/api/rooms", { GET: () => json({ rooms: hub.rooms() }) }),
+    route("/api/rooms", { GET: forMembers(hub, () => json({ rooms: hub.rooms() })) }),
     route("/api/rooms/:room/messages", {
-      GET: async (request, { room }) => {
+      GET: forMembers(hub, async (request, { room }) => {
         const name = decodeURIComponent(room ?? "");
         if (checkRoom(name)) throw new HttpError(400, "invalid-room", `Not a valid room name: '${name}'`);
         const url = new URL(request.url);
@@ -58,10 +59,10 @@ export function createHandler(options: HandlerOptions): RequestHandler {
         if (!result.ok) throw new HttpError(503, result.code, result.detail, { "retry-after": "5" });
         // Room messages only: DMs never leave their pair through the API.
         return json({ room: name, messages: result.value.messages.map(broadcastPayload) });
-      },
+      }),
     }),
     route("/api/rooms/:room/members", {
-      GET: (request, { room }) => {
+      GET: forMembers(hub, (request, { room }) => {
         const name = decodeURIComponent(room ?? "");
         if (checkRoom(name)) throw new HttpError(400, "invalid-room", `Not a valid room name: '${name}'`);
         const url = new URL(request.url);
@@ -69,8 +70,9 @@ export function createHandler(options: HandlerOptions): RequestHandler {
         const limit = count(url.searchParams.get("limit"), hub.listLimit, "limit");
         const page = hub.members(name, { offset, limit });
         return json({ room: name, total: page.total, offset, members: page.members.map((u) => u.name) });
-      },
+      }),
     }),
+    ...signInRoutes(hub),
     ...options.routes ?? [],
   ];
 
@@ -104,6 +106,16 @@ export function createHandler(options: HandlerOptions): RequestHandler {
       if (error instanceof HttpError) return errorResponse(error, api);
       throw error;
     }
+  };
+}
+
+/** With `--accounts required`, rooms are for members: the API's room routes need a signed-in page. */
+function forMembers(hub: Hub, handle: Handle): Handle {
+  return async (request, params, info) => {
+    if (hub.accounts.mode === "required" && await signedInName(hub, request) === null) {
+      throw new HttpError(401, "login-required", "Sign in first: this server has no guests");
+    }
+    return handle(request, params, info);
   };
 }
 

@@ -30,10 +30,15 @@ import { readSince } from "./claims.ts";
 import { type MemberPage, Presence } from "./presence.ts";
 import { Client, type Room, Rooms } from "./rooms.ts";
 import { cleanText } from "./text.ts";
+import { AccountService, type AccountsMode } from "./accounts.ts";
+import type { AttemptLimits } from "./attempts.ts";
+import type { ScryptParams } from "./passwords.ts";
+import type { AccountStore } from "../store/store.ts";
 
 export { Client } from "./rooms.ts";
 export type { LoginOptions } from "./names.ts";
 export type { MemberPage } from "./presence.ts";
+export type { AccountService, AccountsMode, SessionGrant } from "./accounts.ts";
 
 const log = getLogger(["hubbub", "hub"]);
 
@@ -66,6 +71,20 @@ export interface HubOptions {
   readonly typingIntervalMs?: number;
   /** Join/leave notices per room per second before they are summarised (tests change it). */
   readonly noticeRate?: number;
+  /** Accounts that own names (`--accounts`); off when not given. */
+  readonly accounts?: HubAccountsOptions;
+}
+
+/** The accounts part of {@linkcode HubOptions}. */
+export interface HubAccountsOptions {
+  /** `off`, `on` or `required`. */
+  readonly mode: AccountsMode;
+  /** Where accounts and page sessions live (the store, which keeps them too). */
+  readonly store: AccountStore | null;
+  /** Password attempt limits (tests shorten them). */
+  readonly limits?: AttemptLimits;
+  /** scrypt parameters of new hashes (tests make them cheap). */
+  readonly scrypt?: ScryptParams;
 }
 
 /** Options of {@linkcode Hub.join}. */
@@ -110,6 +129,8 @@ export class Hub {
   readonly #listLimit: number;
   /** Sessions report how backed up they are; past half of them, new messages are refused. */
   readonly load: LoadGauge = new LoadGauge();
+  /** Accounts that own names: registration, passwords, page sessions (`accounts.ts`). */
+  readonly accounts: AccountService;
   #closed = false;
 
   /** Creates a hub over a store and a bus. */
@@ -128,6 +149,7 @@ export class Hub {
       bus: this.#bus,
       maxName: options.maxName,
       now: this.#now,
+      guard: (client, key, name) => this.accounts.guard(client, key, name),
       hooks: {
         // A connection may sit in rooms before it has a name (GoBanter's lobby); it now appears in them.
         named: (client) => {
@@ -146,6 +168,17 @@ export class Hub {
       intervalMs: options.presenceIntervalMs,
       listLimit: options.listLimit,
       now: this.#now,
+    });
+    this.accounts = new AccountService({
+      mode: options.accounts?.mode ?? "off",
+      store: options.accounts?.store ?? null,
+      names: this.#names,
+      leaveAll: (client) => {
+        for (const room of [...client.rooms.values()]) this.#leaveRoom(client, room, "left");
+      },
+      now: this.#now,
+      ...(options.accounts?.limits ? { limits: options.accounts.limits } : {}),
+      ...(options.accounts?.scrypt ? { scrypt: options.accounts.scrypt } : {}),
     });
     this.#bus.subscribe((event) => this.#onBus(event));
   }
@@ -231,6 +264,9 @@ export class Hub {
   join(client: Client, roomName: string, options: JoinOptions = {}): Result<string> {
     const why = checkRoom(roomName, this.#maxRoomName);
     if (why) return fail("invalid-room", `'${roomName}' is not a valid room: ${why}`);
+    if (!this.accounts.admits(client)) {
+      return fail("login-required", "Sign in first: this server has no guests");
+    }
     const existing = client.rooms.get(roomKey(roomName));
     if (existing) {
       client.current = existing;
@@ -434,7 +470,8 @@ export class Hub {
 
   /**
    * Reads the DM history between a logged-in member and another name: only one's own pairs, and only from
-   * the moment the asker's claim of its name began (see `claims.ts`). The one place any door reads DMs.
+   * the moment the asker's claim of its name began (see `claims.ts`), or, signed in to its name's account,
+   * from the moment the account's DMs began (`accounts.ts`). The one place any door reads DMs.
    */
   async directHistory(
     client: Client,
@@ -442,7 +479,7 @@ export class Hub {
     options: RangeOptions,
   ): Promise<Result<Range<DirectMessage>>> {
     if (client.name === null || client.key === null) return fail("not-logged-in", "Log in first");
-    const since = this.#names.since(client.key) ?? this.#now();
+    const since = this.accounts.dmSince(client) ?? this.#names.since(client.key) ?? this.#now();
     try {
       return ok(await readSince(this.#store, client.name, other, options, since));
     } catch {

@@ -4,7 +4,8 @@
  *
  * Names compare by key (`nameKey`: case, NFKC and the look-alike skeleton), so `alice`, `Alice` and a
  * Cyrillic `Аlice` are one name. Several connections may hold one name only when they present the same
- * session token.
+ * session token; connections signed in to an account share its name by the token `account:<key>`. Whether a
+ * free name may be taken at all (a registered one needs its account) is the guard's to say (`accounts.ts`).
  * @module
  */
 
@@ -34,6 +35,12 @@ export interface LoginOptions {
   readonly variant?: boolean;
 }
 
+/**
+ * Whether `client` may take the name of `key` beyond its being free: the accounts' rules (a registered name
+ * only by its account, no guest at all with `--accounts required`). Asked before every cluster-wide claim.
+ */
+export type NameGuard = (client: Client, key: string, name: string) => Promise<Result<void>>;
+
 /** What the registry tells the rooms when a connection gains or loses its name. */
 export interface NameHooks {
   /** The connection now holds `client.name` (it may already sit in rooms). */
@@ -52,11 +59,14 @@ export interface NameRegistryOptions {
   readonly hooks: NameHooks;
   /** The clock (milliseconds since the epoch). */
   readonly now: () => number;
+  /** The accounts' rules; every free name may be taken without one. */
+  readonly guard?: NameGuard;
 }
 
 interface Member {
   readonly name: string;
-  readonly token: string | null;
+  /** Changes once when a guest's name becomes an account's (`retoken`). */
+  token: string | null;
   readonly clients: Set<Client>;
 }
 
@@ -71,9 +81,11 @@ export class NameRegistry {
   readonly #maxName: number;
   readonly #hooks: NameHooks;
   readonly #now: () => number;
+  readonly #guard: NameGuard;
 
   /** Creates an empty registry. */
   constructor(options: NameRegistryOptions) {
+    this.#guard = options.guard ?? (() => Promise.resolve(ok(undefined)));
     this.#bus = options.bus;
     this.#maxName = options.maxName;
     this.#hooks = options.hooks;
@@ -91,7 +103,7 @@ export class NameRegistry {
     if (client.name !== null) return fail("already-logged-in", `Already logged in as ${client.name}`);
     const why = checkName(wanted, this.#maxName);
     if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
-    const token = options.token || null;
+    const token = tokenOf(client, options.token);
     let name = wanted;
     for (let n = 2; !this.#canTake(name, token); n++) {
       if (!options.variant || n > 999) return fail("username-taken", `Name '${wanted}' is taken`);
@@ -130,7 +142,7 @@ export class NameRegistry {
     if (wanted === client.name) return ok(client.name);
     const why = checkName(wanted, this.#maxName);
     if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
-    const token = options.token ?? this.#members.get(client.key!)?.token ?? null;
+    const token = tokenOf(client, options.token ?? this.#members.get(client.key!)?.token);
     // Changing only the case keeps the key: still this member's name, and its claim.
     const same = nameKey(wanted) === client.key;
     if (!same && !this.#canTake(wanted, token)) return fail("username-taken", `Name '${wanted}' is taken`);
@@ -144,10 +156,12 @@ export class NameRegistry {
   async changeName(client: Client, wanted: string, options: LoginOptions = {}): Promise<Result<string>> {
     if (client.name === null) return this.claim(client, wanted, options);
     if (wanted === client.name) return ok(client.name);
-    const token = options.token ?? this.#members.get(client.key!)?.token ?? null;
+    const token = tokenOf(client, options.token ?? this.#members.get(client.key!)?.token);
     if (nameKey(wanted) !== client.key) {
       const why = checkName(wanted, this.#maxName);
       if (why) return fail("invalid-username", `Name '${wanted}' is not a valid name: ${why}`);
+      const guarded = await this.#guard(client, nameKey(wanted), wanted);
+      if (!guarded.ok) return fail(guarded.code, guarded.detail);
       const claimed = this.#canTake(wanted, token) && (await this.#busClaim(wanted, token));
       if (claimed === null) return NAMES_UNAVAILABLE;
       if (!claimed) return fail("username-taken", `Name '${wanted}' is taken`);
@@ -160,13 +174,19 @@ export class NameRegistry {
    * view only). With `variant`, tries `alice-2`, `alice-3`, ... until a claim succeeds.
    */
   async claim(client: Client, wanted: string, options: LoginOptions = {}): Promise<Result<string>> {
-    const token = options.token || null;
+    const token = tokenOf(client, options.token);
     for (let n = 1; n < 1000; n++) {
       const name = n === 1 ? wanted : nameVariant(wanted, n, this.#maxName);
       const local = this.#check(client, name, token);
       if (!local.ok) {
         if (local.code === "username-taken" && options.variant) continue;
         return n === 1 ? local : fail(local.code, local.detail);
+      }
+      // A registered name is taken too, for a dialect that takes variants (it cannot send a password).
+      const guarded = await this.#guard(client, nameKey(name), name);
+      if (!guarded.ok) {
+        if (guarded.code === "name-registered" && options.variant) continue;
+        return fail(guarded.code, guarded.detail);
       }
       const claimed = await this.#busClaim(name, token);
       if (claimed === null) return NAMES_UNAVAILABLE;
@@ -179,6 +199,37 @@ export class NameRegistry {
       if (result.ok || !options.variant) return result;
     }
     return fail("username-taken", `Name '${wanted}' is taken`);
+  }
+
+  /** The connection gives its name up and stays connected, in its rooms but nameless (signing out). */
+  drop(client: Client): void {
+    if (client.name === null) return;
+    this.#hooks.unnamed(client);
+    this.release(client);
+    client.name = null;
+  }
+
+  /**
+   * A guest's name became an account's: its holders here (one person: they share a token) now share it under
+   * `token`, and the cluster hears so (the new token in presence and in the cluster's claim).
+   */
+  retoken(key: string, token: string): void {
+    const member = this.#members.get(key);
+    const first = member?.clients.values().next().value;
+    if (member === undefined || first === undefined) return;
+    member.token = token;
+    this.#bus.publish({ kind: "online", member: this.presenceOf(first) });
+    void this.#busClaim(member.name, token);
+  }
+
+  /** Whether another node has a connection holding the name of `key`. */
+  heldElsewhere(key: string): boolean {
+    return this.#remote.has(key);
+  }
+
+  /** The token the holders of the name of `key` share on this node (`undefined` when nobody here holds it). */
+  tokenOf(key: string): string | null | undefined {
+    return this.#members.get(key)?.token;
   }
 
   /** Whether a name is free for a connection holding `token`. */
@@ -304,4 +355,9 @@ export class NameRegistry {
     if (!this.#canTake(name, token)) return fail("username-taken", `Name '${name}' is taken`);
     return ok(name);
   }
+}
+
+/** The token a connection claims with: its account's when signed in (its devices share the name), else its own. */
+function tokenOf(client: Client, given: string | null | undefined): string | null {
+  return client.accountKey !== null ? `account:${client.accountKey}` : given || null;
 }

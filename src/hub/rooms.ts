@@ -58,6 +58,12 @@ export class Client {
   typedAt: Map<string, number> | null = null;
   /** @internal live messages held back per room key while history is being replayed to this client. */
   held: Map<string, ChatEvent[]> | null = null;
+  /** @internal the account this connection proved it owns (a password or a page session), by name key. */
+  accountKey: string | null = null;
+  /** @internal the account's name as registered. */
+  accountName: string | null = null;
+  /** @internal from when the account's DMs are its own (see `accounts.ts`). */
+  accountSince: number | null = null;
 
   /** @internal */
   constructor(session: Session) {
@@ -72,6 +78,11 @@ export class Client {
   /** @internal */
   set name(value: string | null) {
     this.#name = value;
+  }
+
+  /** The account this connection signed in to (its name as registered), or `null` for a guest. */
+  get account(): string | null {
+    return this.accountName;
   }
 
   /** Display name of the current room (the last joined), or `null`. */

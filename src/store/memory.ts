@@ -1,12 +1,23 @@
 /**
- * A store that keeps history in process memory: fast, and gone at exit. For tests and `--store memory`.
+ * A store that keeps history, accounts and page sessions in process memory: fast, and gone at exit. For tests
+ * and `--store memory`.
  * @module
  */
 
 import type { ChatMessage, DirectMessage } from "../model.ts";
 import { roomKey } from "../names.ts";
 import { isComplete, pairKey } from "./store.ts";
-import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+import type {
+  Account,
+  AccountStore,
+  NewDirectMessage,
+  NewMessage,
+  PageSession,
+  Range,
+  RangeOptions,
+  Retention,
+  Store,
+} from "./store.ts";
 
 interface Log<T> {
   next: number;
@@ -23,9 +34,11 @@ export interface MemoryStoreOptions {
   readonly pruneEveryMs?: number;
 }
 
-/** The in-memory {@linkcode Store}. */
-export class MemoryStore implements Store {
+/** The in-memory {@linkcode Store} and {@linkcode AccountStore}. */
+export class MemoryStore implements Store, AccountStore {
   #rooms = new Map<string, Log<ChatMessage>>();
+  #accounts = new Map<string, Account>();
+  #sessions = new Map<string, PageSession>();
   #pairs = new Map<string, Log<DirectMessage>>();
   #retention: Retention;
   #now: () => number;
@@ -68,6 +81,7 @@ export class MemoryStore implements Store {
 
   /** {@inheritDoc Store.prune} */
   prune(): Promise<void> {
+    for (const [id, session] of this.#sessions) if (session.expires <= this.#now()) this.#sessions.delete(id);
     const { maxAgeMs } = this.#retention;
     if (maxAgeMs > 0) {
       const oldest = this.#now() - maxAgeMs;
@@ -84,6 +98,55 @@ export class MemoryStore implements Store {
   /** {@inheritDoc Store.close} */
   close(): Promise<void> {
     clearInterval(this.#timer);
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc AccountStore.account} */
+  account(key: string): Promise<Account | null> {
+    return Promise.resolve(this.#accounts.get(key) ?? null);
+  }
+
+  /** {@inheritDoc AccountStore.addAccount} */
+  addAccount(account: Account): Promise<boolean> {
+    if (this.#accounts.has(account.key)) return Promise.resolve(false);
+    this.#accounts.set(account.key, account);
+    return Promise.resolve(true);
+  }
+
+  /** {@inheritDoc AccountStore.updateAccount} */
+  updateAccount(account: Account): Promise<boolean> {
+    if (!this.#accounts.has(account.key)) return Promise.resolve(false);
+    this.#accounts.set(account.key, account);
+    return Promise.resolve(true);
+  }
+
+  /** {@inheritDoc AccountStore.deleteAccount} */
+  deleteAccount(key: string): Promise<boolean> {
+    for (const [id, session] of this.#sessions) if (session.key === key) this.#sessions.delete(id);
+    return Promise.resolve(this.#accounts.delete(key));
+  }
+
+  /** {@inheritDoc AccountStore.accounts} */
+  accounts(): Promise<Account[]> {
+    return Promise.resolve([...this.#accounts.values()]);
+  }
+
+  /** {@inheritDoc AccountStore.addSession} */
+  addSession(session: PageSession): Promise<void> {
+    this.#sessions.set(session.id, session);
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc AccountStore.session} */
+  session(id: string, now: number): Promise<PageSession | null> {
+    const session = this.#sessions.get(id);
+    if (session !== undefined && session.expires <= now) this.#sessions.delete(id);
+    return Promise.resolve(session !== undefined && session.expires > now ? session : null);
+  }
+
+  /** {@inheritDoc AccountStore.deleteSession} */
+  deleteSession(id: string): Promise<void> {
+    this.#sessions.delete(id);
     return Promise.resolve();
   }
 }

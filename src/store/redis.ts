@@ -7,6 +7,9 @@
  * only once Redis has stored it. Delivery to members happens when the bus hears the publication, on every
  * node alike. Each append carries its deadline on Redis's clock: one that Redis runs after its sender was told
  * it failed (Redis hung meanwhile) stores and publishes nothing.
+ *
+ * Accounts are one hash (`hubbub:accounts`, a field per name key, the account as JSON) shared by the cluster;
+ * page sessions are keys of their own (`hubbub:session:<id>`) that Redis expires when the session does.
  * @module
  */
 
@@ -15,7 +18,17 @@ import type { ChatMessage, DirectMessage } from "../model.ts";
 import { roomKey } from "../names.ts";
 import { CHANNEL, logKeys, PREFIX, RedisLink, Script } from "../redis.ts";
 import { isComplete, pairKey } from "./store.ts";
-import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+import type {
+  Account,
+  AccountStore,
+  NewDirectMessage,
+  NewMessage,
+  PageSession,
+  Range,
+  RangeOptions,
+  Retention,
+  Store,
+} from "./store.ts";
 import type { Histogram } from "../metrics.ts";
 
 const log = getLogger(["hubbub", "store"]);
@@ -48,8 +61,23 @@ export interface RedisStoreOptions {
 
 type Entry = [id: string, fields: string[]];
 
-/** The Redis {@linkcode Store}. Its appends publish too: the Redis bus must not publish them again. */
-export class RedisStore implements Store {
+/** The hash of every account, by name key. */
+const ACCOUNTS = `${PREFIX}accounts`;
+
+/** The key of one page session. */
+function sessionKey(id: string): string {
+  return `${PREFIX}session:${id}`;
+}
+
+// KEYS: accounts. ARGV: name key, account JSON. Replaces an account only if there is one.
+const UPDATE_ACCOUNT = new Script(`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`);
+
+/** The Redis {@linkcode Store} and {@linkcode AccountStore}. Its appends publish too: the bus must not again. */
+export class RedisStore implements Store, AccountStore {
   readonly #redis: RedisLink;
   readonly #retention: Retention;
   readonly #latency: Histogram | undefined;
@@ -177,6 +205,64 @@ export class RedisStore implements Store {
         }
       }
     } while (cursor !== "0");
+  }
+
+  /** {@inheritDoc AccountStore.account} */
+  async account(key: string): Promise<Account | null> {
+    const json = await this.#redis.command(["HGET", ACCOUNTS, key]) as string | null;
+    return json === null ? null : JSON.parse(json) as Account;
+  }
+
+  /** {@inheritDoc AccountStore.addAccount} */
+  async addAccount(account: Account): Promise<boolean> {
+    return Number(await this.#redis.command(["HSETNX", ACCOUNTS, account.key, JSON.stringify(account)])) ===
+      1;
+  }
+
+  /** {@inheritDoc AccountStore.updateAccount} */
+  async updateAccount(account: Account): Promise<boolean> {
+    const updated = await this.#redis.script(UPDATE_ACCOUNT, [ACCOUNTS], [
+      account.key,
+      JSON.stringify(account),
+    ]);
+    return Number(updated) === 1;
+  }
+
+  /** {@inheritDoc AccountStore.deleteAccount} */
+  async deleteAccount(key: string): Promise<boolean> {
+    // Its sessions name a stamp no account has any more: they authenticate nothing, and expire by themselves.
+    return Number(await this.#redis.command(["HDEL", ACCOUNTS, key])) === 1;
+  }
+
+  /** {@inheritDoc AccountStore.accounts} */
+  async accounts(): Promise<Account[]> {
+    const flat = await this.#redis.command(["HGETALL", ACCOUNTS]) as string[] | Record<string, string>;
+    const values = Array.isArray(flat) ? flat.filter((_, i) => i % 2 === 1) : Object.values(flat);
+    return values.map((json) => JSON.parse(json) as Account);
+  }
+
+  /** {@inheritDoc AccountStore.addSession} */
+  async addSession(session: PageSession): Promise<void> {
+    await this.#redis.command([
+      "SET",
+      sessionKey(session.id),
+      JSON.stringify(session),
+      "PXAT",
+      session.expires,
+    ]);
+  }
+
+  /** {@inheritDoc AccountStore.session} */
+  async session(id: string, now: number): Promise<PageSession | null> {
+    const json = await this.#redis.command(["GET", sessionKey(id)]) as string | null;
+    const session = json === null ? null : JSON.parse(json) as PageSession;
+    // Redis expires the key on its own clock; ours decides too.
+    return session !== null && session.expires > now ? session : null;
+  }
+
+  /** {@inheritDoc AccountStore.deleteSession} */
+  async deleteSession(id: string): Promise<void> {
+    await this.#redis.command(["DEL", sessionKey(id)]);
   }
 
   /** {@inheritDoc Store.close} */

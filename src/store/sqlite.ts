@@ -7,7 +7,8 @@
  * Ids come from a `counters` table written in the same transaction, so they only grow across restarts,
  * even when retention has pruned every message of a room. Pruning runs in small slices on a timer,
  * never on the append path. Opening a database written by an older release first brings it up to date
- * (`PRAGMA user_version`; today: DM pair keys folded like names), in one transaction.
+ * (`PRAGMA user_version`: 1 folded DM pair keys like names, 2 added accounts and page sessions), in one
+ * transaction. Accounts and sessions live in the same file (`sqlite_accounts.ts`).
  *
  * A store whose commits fail (a full disk, a file made read-only) is not ready: `/readyz` answers 503 so a
  * balancer sends people elsewhere. While it fails, a tiny write is tried every second, so it becomes ready
@@ -21,7 +22,18 @@ import { getLogger } from "@logtape/logtape";
 import type { ChatMessage, DirectMessage } from "../model.ts";
 import { roomKey } from "../names.ts";
 import { isComplete, pairKey } from "./store.ts";
-import type { NewDirectMessage, NewMessage, Range, RangeOptions, Retention, Store } from "./store.ts";
+import type {
+  Account,
+  AccountStore,
+  NewDirectMessage,
+  NewMessage,
+  PageSession,
+  Range,
+  RangeOptions,
+  Retention,
+  Store,
+} from "./store.ts";
+import { ACCOUNT_TABLES, SqliteAccounts } from "./sqlite_accounts.ts";
 
 const log = getLogger(["hubbub", "store"]);
 
@@ -94,6 +106,10 @@ CREATE TABLE IF NOT EXISTS counters (log TEXT PRIMARY KEY, last INTEGER NOT NULL
  * changes, and every database folds again on its next open.
  */
 const FOLDED_PAIRS = 1;
+/** `PRAGMA user_version` of a database with the `accounts` and `sessions` tables (`sqlite_accounts.ts`). */
+const ACCOUNTS = 2;
+/** The schema version this build writes. */
+const SCHEMA_VERSION = ACCOUNTS;
 
 // Text is read back as the bytes SQLite stored: node:sqlite builds a TEXT value's string up to its first NUL
 // only, although the whole text is stored (a message "a\0b" came back as "a"). The hub never stores a NUL
@@ -107,9 +123,10 @@ const PRUNE_SLICE = 2000;
 /** How often a failing store tries a write to learn whether commits work again (milliseconds). */
 const PROBE_EVERY_MS = 1000;
 
-/** The SQLite {@linkcode Store}. */
-export class SqliteStore implements Store {
+/** The SQLite {@linkcode Store} and {@linkcode AccountStore}. */
+export class SqliteStore implements Store, AccountStore {
   readonly #db: DatabaseSync;
+  readonly #accounts: SqliteAccounts;
   readonly #path: string;
   /** Set while commits fail; the timer tries a write until one works. */
   #probeTimer: ReturnType<typeof setInterval> | undefined;
@@ -155,6 +172,7 @@ export class SqliteStore implements Store {
       db.exec("PRAGMA busy_timeout = 5000;");
       db.exec(SCHEMA);
       migrate(db);
+      this.#accounts = new SqliteAccounts(db);
     } catch (error) {
       try {
         db?.close();
@@ -283,6 +301,46 @@ export class SqliteStore implements Store {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** {@inheritDoc AccountStore.account} */
+  account(key: string): Promise<Account | null> {
+    return this.#accounts.account(key);
+  }
+
+  /** {@inheritDoc AccountStore.addAccount} */
+  addAccount(account: Account): Promise<boolean> {
+    return this.#accounts.addAccount(account);
+  }
+
+  /** {@inheritDoc AccountStore.updateAccount} */
+  updateAccount(account: Account): Promise<boolean> {
+    return this.#accounts.updateAccount(account);
+  }
+
+  /** {@inheritDoc AccountStore.deleteAccount} */
+  deleteAccount(key: string): Promise<boolean> {
+    return this.#accounts.deleteAccount(key);
+  }
+
+  /** {@inheritDoc AccountStore.accounts} */
+  accounts(): Promise<Account[]> {
+    return this.#accounts.accounts();
+  }
+
+  /** {@inheritDoc AccountStore.addSession} */
+  addSession(session: PageSession): Promise<void> {
+    return this.#accounts.addSession(session);
+  }
+
+  /** {@inheritDoc AccountStore.session} */
+  session(id: string, now: number): Promise<PageSession | null> {
+    return this.#accounts.session(id, now);
+  }
+
+  /** {@inheritDoc AccountStore.deleteSession} */
+  deleteSession(id: string): Promise<void> {
+    return this.#accounts.deleteSession(id);
   }
 
   /** {@inheritDoc Store.prune} */
@@ -440,6 +498,8 @@ export class SqliteStore implements Store {
           deleted += Number(this.#sql.expireDirect.run(oldest, PRUNE_SLICE - deleted).changes);
         }
       }
+      // Expired page sessions refuse themselves when read; this only reclaims their rows.
+      if (deleted < PRUNE_SLICE && this.#accounts.pruneSlice(this.#now())) return true;
     } catch (error) {
       log.error("prune failed: {error}", { error: String(error) });
       return false;
@@ -448,10 +508,10 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Brings an older database up to {@linkcode FOLDED_PAIRS}, in one transaction; a no-op when it is there. */
+/** Brings an older database up to {@linkcode SCHEMA_VERSION}, in one transaction; a no-op when it is there. */
 function migrate(db: DatabaseSync): void {
   const version = () => (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
-  if (version() >= FOLDED_PAIRS) return;
+  if (version() >= SCHEMA_VERSION) return;
   // IMMEDIATE: the write lock before reading, so two processes opening one file cannot both migrate it.
   db.exec("BEGIN IMMEDIATE");
   try {
@@ -459,6 +519,10 @@ function migrate(db: DatabaseSync): void {
       const moved = foldPairs(db);
       db.exec(`PRAGMA user_version = ${FOLDED_PAIRS}`);
       if (moved > 0) log.info("folded {moved} DM pair keys", { moved });
+    }
+    if (version() < ACCOUNTS) {
+      db.exec(ACCOUNT_TABLES);
+      db.exec(`PRAGMA user_version = ${ACCOUNTS}`);
     }
     db.exec("COMMIT");
   } catch (error) {

@@ -82,3 +82,62 @@ export interface Store {
   /** Flushes and releases the store. */
   close(): Promise<void>;
 }
+
+/**
+ * A registered name: who may hold it and from when its DMs are the account's. Filed under the name's key
+ * (`nameKey`), so a look-alike spelling finds the same account.
+ */
+export interface Account {
+  /** The name's key (`nameKey`): what look-alikes share. */
+  readonly key: string;
+  /** The name as registered, for display. */
+  readonly name: string;
+  /** The password hash with its parameters (`$scrypt$ln=14,r=8,p=1$<salt>$<hash>`, see `src/hub/passwords.ts`). */
+  readonly hash: string;
+  /** Random; changed by a password reset, which ends every page session opened before it. */
+  readonly stamp: string;
+  /** DMs of the name stamped from this time on belong to the account (the registering claim's start). */
+  readonly since: number;
+  /** When the account was registered (milliseconds since the epoch). */
+  readonly created: number;
+}
+
+/** A page's sign-in (the cookie's token), as stored: only the token's hash is kept. */
+export interface PageSession {
+  /** SHA-256 of the token, hex: a stolen table holds no usable token. */
+  readonly id: string;
+  /** The account's key. */
+  readonly key: string;
+  /** The account's stamp when the session was opened; a reset changes the account's and ends the session. */
+  readonly stamp: string;
+  /** When the session ends (milliseconds since the epoch). */
+  readonly expires: number;
+}
+
+/**
+ * Where accounts and page sessions live: the same store as history (a SQLite table, a Redis hash in a
+ * cluster, or memory). The hub sees only this interface.
+ */
+export interface AccountStore {
+  /** The account filed under `key`, or `null`. */
+  account(key: string): Promise<Account | null>;
+  /** Files a new account; `false` (and nothing changes) when one is already filed under its key. */
+  addAccount(account: Account): Promise<boolean>;
+  /** Replaces an existing account (a new hash and stamp); `false` when there is none under its key. */
+  updateAccount(account: Account): Promise<boolean>;
+  /** Removes an account; `false` when there was none. Its sessions end with it. */
+  deleteAccount(key: string): Promise<boolean>;
+  /** Every account, in no particular order. */
+  accounts(): Promise<Account[]>;
+  /** Keeps a page session until it expires. */
+  addSession(session: PageSession): Promise<void>;
+  /** The session of that id, or `null` when there is none or it has expired. */
+  session(id: string, now: number): Promise<PageSession | null>;
+  /** Ends a session (signing out). */
+  deleteSession(id: string): Promise<void>;
+}
+
+/** Whether a store also keeps accounts (every store of hubbub does; a test's stand-in may not). */
+export function hasAccounts(store: object): store is AccountStore {
+  return "account" in store && "addAccount" in store && "session" in store;
+}

@@ -7,15 +7,20 @@
  * @module
  */
 
-import type { ChatEvent, Codec, Frame } from "../model.ts";
+import type { ChatEvent, Codec, ErrorCode, Frame } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import { flatText, oneLine, presenceLine } from "../wire/lines.ts";
 import { hubbubTellings, type LineConnection, type LineDialect } from "./dialect.ts";
 import { line } from "./lines.ts";
 
-/** A parsed line of the command dialect. */
+/**
+ * A parsed line of the command dialect. `LOGIN`'s argument is the rest of the line: a name, or with accounts
+ * on a name and a password (the dialect splits it; without accounts a space makes it an invalid name).
+ */
 export type Command =
   | { readonly cmd: "login"; readonly name: string }
+  | { readonly cmd: "identify"; readonly name: string; readonly password: string }
+  | { readonly cmd: "register"; readonly password: string }
   | { readonly cmd: "say"; readonly text: string }
   | { readonly cmd: "dm"; readonly to: string; readonly text: string }
   | { readonly cmd: "who"; readonly offset: number }
@@ -48,12 +53,16 @@ const WORDS = new Set([
   "history",
   "help",
   "quit",
+  "identify",
+  "register",
 ]);
 const SPACE = /\s+/u;
 
 /** Usage lines, also the body of `HELP`. */
 export const USAGE = {
   login: "LOGIN <username>",
+  identify: "IDENTIFY <username> <password>",
+  register: "REGISTER <password>",
   msg: "MSG <text>",
   dm: "DM <username> <text>",
   who: "WHO [offset]",
@@ -77,6 +86,16 @@ export function parseCommand(raw: string): Command {
   switch (word) {
     case "login":
       return { cmd: "login", name: rest };
+    case "identify": {
+      const gap = rest.search(SPACE);
+      if (gap === -1) return { cmd: "usage", usage: USAGE.identify };
+      return { cmd: "identify", name: rest.slice(0, gap), password: rest.slice(gap).trimStart() };
+    }
+    case "register":
+      // One word: a chat line that happens to start with "register" must not register its words.
+      return rest === "" || SPACE.test(rest)
+        ? { cmd: "usage", usage: USAGE.register }
+        : { cmd: "register", password: rest };
     case "msg":
       return rest === "" ? { cmd: "usage", usage: USAGE.msg } : { cmd: "say", text: rest };
     case "dm": {
@@ -134,6 +153,14 @@ export const HELP_LINES: readonly string[] = [
   "INFO   PING / HELP / QUIT",
 ];
 
+/** More `HELP` lines when the server has accounts (`--accounts on|required`). */
+export const ACCOUNT_HELP_LINES: readonly string[] = [
+  "INFO accounts (a registered name needs its password):",
+  `INFO   LOGIN <username> <password>     log in to a registered name`,
+  `INFO   ${USAGE.identify}  the same, also after logging in as a guest`,
+  `INFO   ${USAGE.register}             register the name you hold (a password without spaces)`,
+];
+
 /** Renders hub events in the command dialect. The sender never hears its own message or presence. */
 export const commandCodec: Codec = {
   name: "tcp",
@@ -171,7 +198,14 @@ export const commandDialect: LineDialect = {
 };
 
 /** What a connection may ask before it has a name. */
-const BEFORE_LOGIN: ReadonlySet<Command["cmd"]> = new Set(["login", "ping", "help", "quit", "unknown"]);
+const BEFORE_LOGIN: ReadonlySet<Command["cmd"]> = new Set([
+  "login",
+  "identify",
+  "ping",
+  "help",
+  "quit",
+  "unknown",
+]);
 
 function reply(connection: LineConnection, ...lines: string[]): void {
   // Replies carry names and stored text (HIST): none of it may reach a terminal raw.
@@ -188,6 +222,10 @@ function run(connection: LineConnection, command: Command): void | Promise<void>
   switch (command.cmd) {
     case "login":
       return login(connection, command.name);
+    case "identify":
+      return identify(connection, command.name, command.password);
+    case "register":
+      return register(connection, command.password);
     case "say":
       return connection.track(hub.say(client, command.text), refused);
     case "dm":
@@ -206,7 +244,7 @@ function run(connection: LineConnection, command: Command): void | Promise<void>
     case "history-since":
       return history(connection, command);
     case "help":
-      return reply(connection, ...HELP_LINES);
+      return reply(connection, ...HELP_LINES, ...(hub.accounts.mode === "off" ? [] : ACCOUNT_HELP_LINES));
     case "quit":
       reply(connection, "INFO bye");
       return connection.end("quit");
@@ -217,14 +255,75 @@ function run(connection: LineConnection, command: Command): void | Promise<void>
   }
 }
 
-async function login(connection: LineConnection, name: string): Promise<void> {
+async function login(connection: LineConnection, argument: string): Promise<void> {
   const { hub, client } = connection;
   if (client.name !== null) return reply(connection, "ERR already-logged-in");
-  if (name === "") return reply(connection, "ERR expected 'LOGIN <username>'");
-  const result = await hub.claim(client, name);
-  if (!result.ok) return reply(connection, `ERR ${result.code}`);
+  if (argument === "") return reply(connection, "ERR expected 'LOGIN <username>'");
+  // With accounts, `LOGIN <name> <password>`; without, the whole argument is the name (and a space in it
+  // makes it an invalid one, as it always did).
+  const gap = hub.accounts.mode === "off" ? -1 : argument.search(SPACE);
+  const name = gap === -1 ? argument : argument.slice(0, gap);
+  const result = gap === -1
+    ? await hub.claim(client, name)
+    : await hub.accounts.identify(client, name, argument.slice(gap).trimStart(), { ip: connection.remote });
+  if (!result.ok) return reply(connection, refusal(result.code, result.detail, name));
   reply(connection, "OK");
+  if (gap !== -1) warnCleartext(connection);
   hub.join(client, DEFAULT_ROOM);
+}
+
+/** `IDENTIFY <name> <password>`: `LOGIN` with a password, also for a guest taking its registered name. */
+async function identify(connection: LineConnection, name: string, password: string): Promise<void> {
+  const { hub, client } = connection;
+  const guest = client.name === null;
+  const result = await hub.accounts.identify(client, name, password, { ip: connection.remote });
+  if (!result.ok) return reply(connection, refusal(result.code, result.detail, name));
+  reply(connection, "OK");
+  warnCleartext(connection);
+  if (guest) hub.join(client, DEFAULT_ROOM);
+}
+
+/** `REGISTER <password>`: the name this connection holds becomes an account's. */
+async function register(connection: LineConnection, password: string): Promise<void> {
+  const { hub, client } = connection;
+  const result = await hub.accounts.register(client, password, { ip: connection.remote });
+  if (!result.ok) return reply(connection, refusal(result.code, result.detail, client.name ?? ""));
+  reply(connection, "OK");
+  warnCleartext(connection);
+}
+
+/**
+ * How a refusal reads: `ERR <code>`, as ever, for the codes this dialect always had; the accounts' codes say
+ * what to do next, since a person at a terminal reads them.
+ */
+function refusal(code: ErrorCode, detail: string, name: string): string {
+  switch (code) {
+    case "name-registered":
+      return `ERR name-registered: '${name}' is registered; log in with LOGIN ${name} <password>`;
+    case "login-required":
+      return "ERR login-required: this server has no guests; log in with LOGIN <username> <password>";
+    case "bad-credentials":
+    case "too-many-attempts":
+    case "weak-password":
+    case "already-registered":
+    case "accounts-off":
+      return `ERR ${code}: ${detail}`;
+    default:
+      return `ERR ${code}`;
+  }
+}
+
+/** A password crossed the network unencrypted: say so, unless it never left this machine. */
+function warnCleartext(connection: LineConnection): void {
+  if (connection.secure || isLoopback(connection.remote)) return;
+  reply(
+    connection,
+    "INFO warning: this connection is not encrypted; your password crossed the network in clear",
+  );
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === "::1" || ip.startsWith("127.") || ip.startsWith("::ffff:127.");
 }
 
 function who(connection: LineConnection, offset: number): void {

@@ -20,6 +20,10 @@ export interface LineConnection {
   readonly client: Client;
   /** The outbound side: `send(text)` queues one line (its `\n` added); bytes go as they are. */
   readonly session: Session;
+  /** The peer's address (password attempts are limited per address). */
+  readonly remote: string;
+  /** Whether the connection is encrypted (TLS): passwords sent over a plain one are warned about. */
+  readonly secure: boolean;
   /** Ends the connection: the hub lets the member go at once, and what is queued is still written. */
   end(reason: CloseReason): void;
   /**

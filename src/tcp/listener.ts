@@ -52,6 +52,8 @@ export interface LineDoorOptions {
   readonly gate: ConnectionGate;
   /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
   readonly rate: { readonly rate: number; readonly burst: number };
+  /** Whether connections are encrypted (TLS); false by default. */
+  readonly secure?: boolean;
 }
 
 /** Options of {@linkcode serveTcp}: those of {@linkcode serveLines} but the dialects, which it picks. */
@@ -126,6 +128,8 @@ class TcpConnection implements LineConnection {
   readonly hub: Hub;
   readonly session: TcpSession;
   readonly client: Client;
+  readonly remote: string;
+  readonly secure: boolean;
   readonly #framer: LineFramer;
   readonly #bucket: TokenBucket;
   /** The fallback until the first non-blank byte picks another. */
@@ -142,6 +146,8 @@ class TcpConnection implements LineConnection {
     this.#conn = conn;
     this.#options = options;
     this.hub = options.hub;
+    this.remote = (conn.remoteAddr as Deno.NetAddr).hostname;
+    this.secure = options.secure ?? Boolean(options.tls);
     this.#dialect = options.dialects.fallback;
     this.#phase = options.dialects.sniffed === undefined ? "lines" : "sniff";
     this.#framer = new LineFramer({ maxLength: options.maxLineBytes });

@@ -121,9 +121,9 @@ async function acceptHandshake(
   const handshake = parseHandshake(text);
   if (!handshake) return refuseHandshake(connection);
   const login = await hub.claim(client, handshake.name, { variant: true });
-  if (!login.ok && login.code === "unavailable") {
-    // The handshake was fine; the cluster's names cannot be asked (Redis is away).
-    session.send("ERR unavailable");
+  if (!login.ok && (login.code === "unavailable" || login.code === "login-required")) {
+    // The handshake was fine; the cluster's names cannot be asked (Redis is away), or there are no guests.
+    session.send(`ERR ${login.code}`);
     connection.end("protocol");
     return false;
   }

@@ -159,7 +159,11 @@ export const legacyCodec = wsCodec({
   },
 });
 
-/** Documented error codes for the `error` action. */
+/**
+ * Documented error codes for the `error` action: the hub's, renamed where GoBanter has its own word. The
+ * accounts' codes (`name-registered`, `login-required`, `bad-credentials`, `too-many-attempts`,
+ * `weak-password`, `already-registered`, `accounts-off`) pass as they are.
+ */
 const CODES: Record<string, string> = {
   "username-taken": "name-taken",
   "invalid-username": "invalid-name",
@@ -189,9 +193,11 @@ export const gobanter: Dialect = {
   codec: pendingCodec,
 
   open(connection) {
-    const { hub, client, session } = connection;
-    hub.join(client, DEFAULT_ROOM);
-    session.send(documented("connected", { Conn: session.id, Time: new Date().toISOString() }));
+    if (connection.pageSession === null || connection.hub.accounts.mode === "off") return greet(connection);
+    // The page's cookie signs the connection in before anything else: its frames wait for this.
+    return connection.hub.accounts.resume(connection.client, connection.pageSession).then(() =>
+      greet(connection)
+    );
   },
 
   text(connection, data) {
@@ -249,6 +255,24 @@ export const gobanter: Dialect = {
   },
 };
 
+/**
+ * The greeting; with accounts it also says the server's mode (`Accounts`) and the account the cookie signed the
+ * connection in to (`Account`), so the page knows whether to ask for a password. A guest with `--accounts
+ * required` is in no room until it signs in.
+ */
+function greet(connection: WsConnection): void {
+  const { hub, client, session } = connection;
+  hub.join(client, DEFAULT_ROOM);
+  const mode = hub.accounts.mode;
+  session.send(documented("connected", {
+    Conn: session.id,
+    Time: new Date().toISOString(),
+    ...(mode === "off"
+      ? {}
+      : { Accounts: mode, ...(client.account === null ? {} : { Account: client.account }) }),
+  }));
+}
+
 /** `history`: a room's (`Room`) or one's own DM conversation's (`With`), by id range. */
 function documentedHistory(
   connection: WsConnection,
@@ -278,6 +302,7 @@ function documentedHistory(
     });
     return;
   }
+  if (!hub.accounts.admits(client)) return fail("login-required", "Sign in first: this server has no guests");
   const target = room ?? client.room ?? DEFAULT_ROOM;
   hub.history(target, range).then((result) => {
     if (!result.ok) return fail(result.code, result.detail);
@@ -338,6 +363,9 @@ function documentedAction(
       return;
     }
     case "userlist": {
+      if (!hub.accounts.admits(client)) {
+        return fail("login-required", "Sign in first: this server has no guests");
+      }
       const offset = id(p.Offset);
       const limit = id(p.Limit);
       return hub.sendUsers(client, room ?? client.room ?? DEFAULT_ROOM, {
@@ -349,6 +377,10 @@ function documentedAction(
       return documentedHistory(connection, p, room, fail);
     case "typing":
       return hub.typing(client, room);
+    case "register":
+    case "login":
+    case "logout":
+      return accountAction(connection, action, p, fail);
     case "left":
       for (const name of client.roomNames) hub.leave(client, name);
       return;
@@ -356,6 +388,46 @@ function documentedAction(
       // Unknown actions are ignored, as GoBanter does: newer clients may speak to older servers.
       return;
   }
+}
+
+/**
+ * `register` (`Password`: the name this connection holds becomes an account's), `login` (`Username`,
+ * `Password`, optional `Session`: signs in and takes the name) and `logout` (gives the account's name up).
+ * Each is answered by a frame of its own action (`Username` for the first two) or an `error`.
+ */
+function accountAction(
+  connection: WsConnection,
+  action: "register" | "login" | "logout",
+  p: Record<string, unknown>,
+  fail: (code: string, message: string) => void,
+): void | Promise<void> {
+  const { hub, client, session } = connection;
+  const answer = (Username?: string) =>
+    session.send(documented(action, Username === undefined ? {} : { Username }));
+  if (action === "logout") {
+    hub.accounts.logout(client);
+    return answer();
+  }
+  const password = str(p.Password);
+  const name = str(p.Username)?.trim();
+  if (password === undefined || (action === "login" && name === undefined)) {
+    return fail(
+      "bad-frame",
+      `Payload.Password${action === "login" ? " and Payload.Username" : ""} must be strings`,
+    );
+  }
+  const pending = action === "register"
+    ? hub.accounts.register(client, password, { ip: connection.remote })
+    : hub.accounts.identify(client, name!, password, {
+      ip: connection.remote,
+      token: str(p.Session) ? `page:${str(p.Session)}` : null,
+    });
+  return pending.then((result) => {
+    if (!result.ok) return fail(result.code, result.detail);
+    // With `required` a guest was in no room: signed in now, it starts in the lobby like everyone.
+    if (hub.accounts.mode === "required" && client.roomNames.length === 0) hub.join(client, DEFAULT_ROOM);
+    answer(result.value);
+  });
 }
 
 async function legacyAction(
@@ -406,6 +478,7 @@ async function legacyAction(
       if (client.name !== null) hub.typing(client);
       return;
     case "list_users":
+      if (!hub.accounts.admits(client)) return fail("login-required", "This server has no guests");
       return hub.sendUsers(client, client.room ?? DEFAULT_ROOM);
     case "left":
       for (const name of client.roomNames) hub.leave(client, name);
@@ -417,5 +490,7 @@ async function legacyAction(
 
 function nameRefusal(name: string, code: string, detail: string): string {
   if (code === "username-taken") return `Name '${name}' is taken`;
+  // GoBanter's own page cannot send a password: a registered name is as good as taken for it.
+  if (code === "name-registered") return `Name '${name}' is registered`;
   return detail;
 }

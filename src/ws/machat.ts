@@ -41,10 +41,9 @@ async function handshake(connection: WsConnection, data: string, replay: number)
   const login = wanted && await hub.claim(client, wanted.name, { variant: true });
   const joined = wanted && login?.ok && hub.join(client, wanted.room, { replay });
   if (!wanted || !login?.ok || !joined || !joined.ok) {
-    // A good handshake refused because Redis is away says so, not that the handshake was bad.
-    session.send(
-      (login && !login.ok && login.code === "unavailable" ? "ERR unavailable" : BAD_HANDSHAKE) + "\n",
-    );
+    // A good handshake refused because Redis is away, or because there are no guests, says so.
+    const said = login && !login.ok && (login.code === "unavailable" || login.code === "login-required");
+    session.send((said ? `ERR ${login.code}` : BAD_HANDSHAKE) + "\n");
     session.close("protocol");
     return;
   }

@@ -15,6 +15,7 @@ import { type Handle, type Route, route } from "../http/route.ts";
 import { gobanter } from "./gobanter.ts";
 import { gochat, GoChatPinger, parseQuery } from "./gochat.ts";
 import { machatWs } from "./machat.ts";
+import { readSessionCookie } from "../wire/cookie.ts";
 import { type Dialect, UpgradeError, WsDoor, type WsOptions } from "./upgrade.ts";
 
 /** Options of {@linkcode wsRoutes}. */
@@ -43,7 +44,7 @@ export function wsRoutes(options: WsRoutesOptions): Route[] {
   const mychat = machatWs({ historyOnJoin: options.machatHistoryOnJoin ?? 0 });
   const replayGoChat = { historyOnJoin: options.gochatHistoryOnJoin ?? 20 };
 
-  const upgrade = (dialect: () => Dialect): Handle => async (request, _, info) => {
+  const upgrade = (dialect: () => Dialect, signIn = false): Handle => async (request, _, info) => {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || info === undefined) {
       throw new HttpError(426, "upgrade-required", "Expected a WebSocket upgrade", { upgrade: "websocket" });
     }
@@ -51,7 +52,9 @@ export function wsRoutes(options: WsRoutesOptions): Route[] {
       throw new HttpError(403, "forbidden-origin", "Origin not allowed (see --allow-origin)");
     }
     try {
-      return await door.upgrade(request, info, dialect());
+      // Only `/ws` signs in with the page's cookie: the other dialects cannot own a registered name.
+      const pageSession = signIn ? readSessionCookie(request.headers) : null;
+      return await door.upgrade(request, info, dialect(), { pageSession });
     } catch (error) {
       if (error instanceof UpgradeError) {
         throw new HttpError(error.status, "bad-upgrade", error.message, error.headers);
@@ -61,7 +64,7 @@ export function wsRoutes(options: WsRoutesOptions): Route[] {
   };
 
   return [
-    route("/ws", { GET: upgrade(() => gobanter) }),
+    route("/ws", { GET: upgrade(() => gobanter, true) }),
     route("/mychat", { GET: upgrade(() => mychat) }),
     route("/joinRoom", {
       GET: (request, _, info) => {

@@ -49,6 +49,12 @@ export interface WsConnection {
   readonly client: Client;
   /** The outbound side. */
   readonly session: WsSession;
+  /** The peer's address (password attempts are limited per address). */
+  readonly remote: string;
+  /** Whether the connection is encrypted (TLS). */
+  readonly secure: boolean;
+  /** The page session token the upgrade request's cookie carried, if any (the dialect may sign in with it). */
+  readonly pageSession: string | null;
   /**
    * Spends one message token; `false` when the message must not be processed (the dialect's `limited` has
    * told the client, or a flood closed the connection). Every frame but typing calls it.
@@ -79,6 +85,12 @@ export interface Dialect {
   awaitingHandshake?(connection: WsConnection): boolean;
   /** Called once the socket has closed and the hub has let the connection go. */
   close?(connection: WsConnection): void;
+}
+
+/** What an upgrade request tells about its connection, beyond the socket. */
+export interface UpgradeOptions {
+  /** The page session token of the request's cookie (see `src/wire/cookie.ts`). */
+  readonly pageSession?: string | null;
 }
 
 /** Why an upgrade request is refused: an HTTP status, a code and a line of text. */
@@ -134,7 +146,12 @@ export class WsDoor {
    * `dialect` once the handler returns (the response it returns is then not sent). Throws
    * {@linkcode UpgradeError} for a request that is not a valid upgrade.
    */
-  async upgrade(request: Request, info: HttpInfo, dialect: Dialect): Promise<Response> {
+  async upgrade(
+    request: Request,
+    info: HttpInfo,
+    dialect: Dialect,
+    options: UpgradeOptions = {},
+  ): Promise<Response> {
     const headers = request.headers;
     if (request.method !== "GET") throw new UpgradeError(400, "Cannot upgrade: WebSocket upgrades use GET");
     const connection = (headers.get("connection") ?? "").toLowerCase().split(",").map((t) => t.trim());
@@ -157,7 +174,12 @@ export class WsDoor {
         ["connection", "Upgrade"],
         ["sec-websocket-accept", btoa(String.fromCharCode(...new Uint8Array(digest)))],
       ],
-      run: (io) => this.#run(io, dialect),
+      run: (io) =>
+        this.#run(io, dialect, {
+          remote: info.remoteAddr.hostname,
+          secure: info.secure,
+          pageSession: options.pageSession ?? null,
+        }),
     });
     // Not sent: the server answers 101 instead.
     return new Response(null, { status: 204 });
@@ -168,8 +190,8 @@ export class WsDoor {
     clearInterval(this.#sweeper);
   }
 
-  async #run(io: UpgradedIo, dialect: Dialect): Promise<void> {
-    const socket = new Socket(io, this.#options, dialect);
+  async #run(io: UpgradedIo, dialect: Dialect, peer: Peer): Promise<void> {
+    const socket = new Socket(io, this.#options, dialect, peer);
     this.#sockets.add(socket);
     try {
       await socket.run();
@@ -178,6 +200,9 @@ export class WsDoor {
     }
   }
 }
+
+/** What a connection knows of its peer. */
+type Peer = Pick<WsConnection, "remote" | "secure" | "pageSession">;
 
 /** Whether `key` is base64 of 16 bytes, as RFC 6455 §4.2.1 asks. */
 function validKey(key: string): boolean {
@@ -209,7 +234,7 @@ class Socket {
   /** Frames are handled in order: while one waits on a name claim, the next ones queue behind it. */
   #chain: Promise<void> | null = null;
 
-  constructor(io: UpgradedIo, options: WsOptions, dialect: Dialect) {
+  constructor(io: UpgradedIo, options: WsOptions, dialect: Dialect, peer: Peer) {
     this.#conn = io.conn;
     this.#head = io.head;
     this.#gone = new Promise((resolve) => {
@@ -241,6 +266,7 @@ class Socket {
       hub,
       client: hub.connect(session),
       session,
+      ...peer,
       admit: () => this.#admit(this.#messages, true),
       admitTyping: () => this.#admit(this.#typing, false),
     };

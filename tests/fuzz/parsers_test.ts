@@ -24,7 +24,21 @@ import { linkify } from "../../web/timeline.ts";
 import { anyText, jsonish, mutated, params, PARSER_RUNS, sharpText } from "./_fuzz.ts";
 
 const encoder = new TextEncoder();
-const WORDS = ["login", "msg", "dm", "who", "ping", "join", "leave", "rooms", "history", "help", "quit"];
+const WORDS = [
+  "login",
+  "msg",
+  "dm",
+  "who",
+  "ping",
+  "join",
+  "leave",
+  "rooms",
+  "history",
+  "help",
+  "quit",
+  "identify",
+  "register",
+];
 const SPACES = [" ", "\t", "\r", "\u00a0", "\u3000"];
 
 /** The invariants every parsed command keeps, whatever the input. */
@@ -39,6 +53,13 @@ function assertWellFormed(command: Command, raw: string): void {
       return;
     case "say":
       assert.ok(command.text !== "" && trimmed(command.text));
+      return;
+    case "identify":
+      assert.match(command.name, /^\S+$/u);
+      assert.ok(command.password !== "" && trimmed(command.password));
+      return;
+    case "register":
+      assert.match(command.password, /^\S+$/u);
       return;
     case "dm":
       assert.match(command.to, /^\S+$/u);

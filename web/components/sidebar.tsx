@@ -7,6 +7,8 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import {
+  account,
+  accountsMode,
   activate,
   activeKey,
   closeDm,
@@ -19,6 +21,7 @@ import {
   me,
   refreshDirectory,
   rooms,
+  signOut,
   wanted,
 } from "../chat.ts";
 import { roomKey } from "../timeline.ts";
@@ -121,10 +124,14 @@ export function Sidebar({ onPicked, onRename, onClose }: SidebarProps): JSX.Elem
       <div class="whoami">
         <Avatar name={name} />
         <div class="whoami-text">
-          <span class="whoami-label">Signed in as</span>
+          <span class="whoami-label">
+            {account.value === null && accountsMode.value !== "off" ? "Guest" : "Signed in as"}
+          </span>
           <strong class="whoami-name" data-testid="my-name">{name}</strong>
         </div>
-        <button type="button" class="link-button" onClick={onRename}>Change</button>
+        {account.value === null
+          ? <button type="button" class="link-button" onClick={onRename}>Change</button>
+          : <button type="button" class="link-button" onClick={() => void signOut()}>Sign out</button>}
       </div>
 
       <section class="sidebar-section" aria-labelledby="rooms-heading">
