@@ -325,25 +325,8 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   await gc.expectJson({ DataType: "message", Data: { Type: "SYS", Contents: b64(`error: ${refusal}`) } });
   mw.send("lost from mw\n");
   await mw.expect("ERR unavailable\n");
-  await delay(100);
   assert.equal(store.refused, 8);
   assert.equal(server.hub.metrics.storeFailures, 8);
-  // Never silence, never a false acknowledgement: nothing was echoed or delivered, nothing stored.
-  const everything = [
-    ...obs.lines,
-    ...tc.lines,
-    ...mt.lines,
-    ...gd.frames,
-    ...gl.frames,
-    ...gc.frames.map((f) => {
-      const c = JSON.parse(f).Data?.Contents;
-      return typeof c === "string"
-        ? new TextDecoder().decode(Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)))
-        : f;
-    }),
-    ...mw.frames,
-  ];
-  assert.deepEqual(everything.filter((l) => l.includes("lost")), []);
   assert.deepEqual((await store.inner.range("lobby", { limit: 100 })).messages, []);
 
   // The disk has room again: every dialect's message round-trips and is stored.
@@ -368,6 +351,28 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   for (const who of ["tc", "mt", "gd", "gl", "gc", "mw"]) {
     await eventually(() => obs.lines.includes(`MSG ${who} back from ${who}`), `obs hears ${who}`);
   }
+  // Each client has now had mw's message, sent after the refusals: anything a refusal had sent is in.
+  await tc.expect("MSG mw back from mw");
+  await mt.expect("mw:back from mw");
+  await gd.expectJson({ Action: "broadcast", Payload: { Message: "back from mw" } });
+  await gl.expectJson({ action: "broadcast", message: "back from mw" });
+  await gc.expectJson({ DataType: "message", Data: { Type: "USER", Contents: b64("back from mw") } });
+  // Never silence, never a false acknowledgement: nothing was echoed or delivered.
+  const everything = [
+    ...obs.lines,
+    ...tc.lines,
+    ...mt.lines,
+    ...gd.frames,
+    ...gl.frames,
+    ...gc.frames.map((f) => {
+      const c = JSON.parse(f).Data?.Contents;
+      return typeof c === "string"
+        ? new TextDecoder().decode(Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)))
+        : f;
+    }),
+    ...mw.frames,
+  ];
+  assert.deepEqual(everything.filter((l) => l.includes("lost")), []);
   const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages.map((m) =>
     `${m.from}:${m.text}`
   );
