@@ -287,7 +287,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 // Acceptance
 
 clusterTest(
-  "three nodes: /ws on A, ncat on B, MaChat on C share a room in one order with gapless ids; names, DMs and WHO span the cluster",
+  "cluster: three nodes: /ws on A, ncat on B, MaChat on C share a room in one order with gapless ids; names, DMs and WHO span the cluster",
   async () => {
     await using redis = await RedisServer.start();
     await using nodes = await Nodes.start(redis, ["A", "B", "C"]);
@@ -363,7 +363,7 @@ clusterTest(
 );
 
 clusterTest(
-  "history: a client on B that missed 50 messages written through A and C gets exactly those from C; history survives restarting every node",
+  "cluster history: a client on B that missed 50 messages written through A and C gets exactly those from C; history survives restarting every node",
   async () => {
     await using redis = await RedisServer.start();
     {
@@ -419,7 +419,7 @@ clusterTest(
 );
 
 clusterTest(
-  "SIGKILL a node: its members leave every list with notices within the presence TTL; its clients reconnect elsewhere and recover",
+  "cluster: SIGKILL a node: its members leave every list with notices within the presence TTL; its clients reconnect elsewhere and recover",
   async () => {
     const TTL_MS = 2000;
     await using redis = await RedisServer.start();
@@ -488,7 +488,7 @@ clusterTest(
 );
 
 clusterTest(
-  "a node restarted under the same id at once: its old members vanish without waiting for the TTL, and their names are free",
+  "cluster: a node restarted under the same id at once: its old members vanish without waiting for the TTL, and their names are free",
   async () => {
     await using redis = await RedisServer.start();
     await using nodes = await Nodes.start(redis, ["A", "B"]);
@@ -511,7 +511,7 @@ clusterTest(
 );
 
 clusterTest(
-  "Redis stops and restarts during a steady stream: senders get the outage error, never silence; nothing acknowledged is lost or doubled; /readyz follows; sending resumes by itself",
+  "cluster: Redis stops and restarts during a steady stream: senders get the outage error, never silence; nothing acknowledged is lost or doubled; /readyz follows; sending resumes by itself",
   async () => {
     await using redis = await RedisServer.start();
     // The outage outlasts the presence TTL: live nodes must not reap each other when Redis comes back.

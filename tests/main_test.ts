@@ -353,7 +353,8 @@ if (ncatMissing && !inCi) {
 }
 
 Deno.test({
-  name: "ncat end to end: two real ncat clients chat through a hubbub child; QUIT → INFO bye, server closes",
+  name:
+    "main.ts with ncat: two real ncat clients chat through a hubbub child; QUIT → INFO bye, server closes",
   ignore: ncatMissing && !inCi,
   async fn() {
     assert.ok(
@@ -450,7 +451,7 @@ Deno.test("deno task start: env config; SIGTERM reaches main.ts; both dialects t
   }
 });
 
-Deno.test("SIGINT (Ctrl-C) to deno run main.ts: clients told, closed; exit 0", async () => {
+Deno.test("main.ts on SIGINT (Ctrl-C) to deno run main.ts: clients told, closed; exit 0", async () => {
   await using server = new Child(SERVE);
   const addr = await server.tcpAddr();
   await using alice = await LineClient.login(addr, "alice");

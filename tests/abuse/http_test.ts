@@ -268,7 +268,7 @@ Deno.test("WebSocket ping and close: pings are answered with the same payload; a
   assert.equal(await readUntilClose(conn), 4000);
 });
 
-Deno.test("GoBanter's typing rhythm: 100 keystrokes at 30/s then a send: no error frame, the message is delivered", async () => {
+Deno.test("GoBanter /ws typing rhythm: 100 keystrokes at 30/s then a send: no error frame, the message is delivered", async () => {
   // The default limits: 10 messages/s, burst 30.
   await using server = serve({ rate: 10, burst: 30, presenceIntervalMs: 20 });
   const http = server.http!;
@@ -296,7 +296,7 @@ Deno.test("GoBanter's typing rhythm: 100 keystrokes at 30/s then a send: no erro
   await assertHealthy(server);
 });
 
-Deno.test("refusal log: a storm of refused connections writes one line per reason, then one summary a second", async () => {
+Deno.test("acceptLoop refusal log: a storm of refused connections writes one line per reason, then one summary a second", async () => {
   await using child = new Child([
     "run",
     "-P=server",

@@ -34,7 +34,7 @@ async function heartbeats(redis: RedisServer, nodes: readonly Node[], count: num
 }
 
 redisTest(
-  "Redis emptied (FLUSHALL, then a restart without its data): each node warns once each time, HISTORY SINCE an old id answers INFO history-gap, names and presence come back",
+  "cluster: Redis emptied (FLUSHALL, then a restart without its data): each node warns once each time, HISTORY SINCE an old id answers INFO history-gap, names and presence come back",
   async () => {
     await using redis = await RedisServer.start();
     const args = ["--presence-ttl", "2s"];

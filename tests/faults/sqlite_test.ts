@@ -25,7 +25,7 @@ async function fileSizeLimit(pid: number, limit: string): Promise<void> {
 
 Deno.test({
   name:
-    "sqlite: commits failing (writes refused, like a full disk) make /readyz 503 and the log names the file; ready again once commits work",
+    "SqliteStore: commits failing (writes refused, like a full disk) make /readyz 503 and the log names the file; ready again once commits work",
   ignore: !HAVE_PRLIMIT,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "hubbub-faults-" });
@@ -75,7 +75,7 @@ Deno.test({
   },
 });
 
-Deno.test("sqlite: a database that cannot be opened stops the start with a FATAL line naming the file", async () => {
+Deno.test("SqliteStore: a database that cannot be opened stops the start with a FATAL line naming the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-faults-" });
   const readOnly = `${dir}/read-only.db`;
   const chattr = (flag: string) =>
