@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { Child, eventually, LineClient, ROOT } from "./_helpers.ts";
+import { Child, childEnv, eventually, LineClient, ROOT } from "./_helpers.ts";
 import { optionName, OPTIONS } from "../src/cli.ts";
 
 const encoder = new TextEncoder();
@@ -205,7 +205,8 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     const output = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: ROOT,
-      env: { NO_COLOR: "1", ...env },
+      clearEnv: true,
+      env: childEnv(env),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
