@@ -644,15 +644,14 @@ clusterTest(
       const numbers = texts.filter((t) => t.startsWith(`${name} `)).map((t) =>
         Number(t.slice(name.length + 1))
       );
-      // Stored in the order sent: the lines before the outage, then (after a gap refused whole) those after it.
+      // Stored in the order sent: every line before the outage, then (after a gap refused whole) lines after it.
+      assert.ok(
+        numbers.every((n, i) => i === 0 || n > numbers[i - 1]!),
+        `${name}: stored ${numbers.join(",")}`,
+      );
       const cut = numbers.findIndex((n, i) => i > 0 && n !== numbers[i - 1]! + 1);
       assert.ok(cut > 0, `${name}: stored ${numbers.join(",")}`);
       assert.deepEqual(numbers.slice(0, cut), range(0, cut - 1), `${name}: before the outage`);
-      assert.deepEqual(
-        numbers.slice(cut),
-        range(numbers[cut]!, numbers.at(-1)!),
-        `${name}: after the outage`,
-      );
       // How many lines were in flight depends on how many the node had sent to Redis and not heard back about:
       // a node pipelines a connection's lines, and a busy machine hands it several at once. So no count, but
       // where they are: the last lines stored before the outage, nobody saw them live, none was acknowledged.
