@@ -1,10 +1,12 @@
 /**
  * What the Redis store and the Redis bus share: a thin link over the `redis` client (node-redis, maintained
- * by Redis itself), the key layout, and Lua scripts run by their SHA.
+ * by Redis itself), the key layout, and Lua scripts.
  *
  * node-redis reconnects by itself (with the backoff below) and re-subscribes after a reconnect. Its offline
  * queue is off for commands, so a message hubbub cannot store fails at once with an error instead of waiting
- * in memory. Commands go as plain argument lists, the way the Redis documentation writes them.
+ * in memory. Commands go as plain argument lists, the way the Redis documentation writes them. A Lua script goes
+ * by its text until Redis has run it on the connection, then by its SHA (`EVALSHA`): never resent after a
+ * `NOSCRIPT`, which would let the calls pipelined behind it run first.
  *
  * A Redis that hangs (stopped, swapping, a blocked event loop) keeps its connections open and answers nothing,
  * and node-redis's own timeouts stop counting once a command is written to the socket. So the link keeps its
@@ -31,21 +33,21 @@ export function logKeys(kind: "room" | "dm", key: string): { seq: string; log: s
   return { seq: `${PREFIX}${kind}:${key}:seq`, log: `${PREFIX}${kind}:${key}:log` };
 }
 
-/** A Lua script and its SHA-1, computed once. */
+/** A Lua script and its SHA-1 (known a moment after the script is created). */
 export class Script {
   readonly text: string;
-  #sha: Promise<string> | null = null;
+  #sha: string | undefined;
 
-  /** Wraps the script's source. */
+  /** Wraps the script's source and starts computing its SHA-1. */
   constructor(text: string) {
     this.text = text;
+    void crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)).then((digest) => {
+      this.#sha = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    });
   }
 
-  /** The SHA-1 Redis knows the script by. */
-  sha(): Promise<string> {
-    this.#sha ??= crypto.subtle.digest("SHA-1", new TextEncoder().encode(this.text)).then((digest) =>
-      [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")
-    );
+  /** The SHA-1 Redis knows the script by, once computed. */
+  get sha(): string | undefined {
     return this.#sha;
   }
 }
@@ -109,6 +111,8 @@ export class RedisLink {
   /** Commands sent, oldest first, until answered or given up on; `#head` is the first still watched. */
   #waiting: Waiter[] = [];
   #head = 0;
+  /** Scripts Redis has run by their text on this connection; a new connection starts empty (Redis restarted). */
+  #known = new Set<Script>();
 
   /** Creates the client and starts connecting in the background. */
   constructor(options: RedisLinkOptions) {
@@ -130,6 +134,7 @@ export class RedisLink {
     // Connected is not ready: a Redis still loading its data accepts connections and answers LOADING.
     this.#client.on("ready", () => {
       this.#answered = false;
+      this.#known = new Set();
       this.#probe();
     });
     this.#client.connect().catch((error: Error) => options.onError?.(error));
@@ -163,20 +168,29 @@ export class RedisLink {
     });
   }
 
-  /** Runs a script by SHA, loading it on first use (`NOSCRIPT`). */
-  async script(
+  /**
+   * Runs a script: by its text until Redis has run it on this connection, by its SHA after that. Calls go out in
+   * call order and Redis runs them in that order: a call is never sent again, so none overtakes another.
+   */
+  script(
     script: Script,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args.map(String)];
-    const sha = await script.sha();
-    try {
-      return await this.#send(() => this.#client.sendCommand(["EVALSHA", sha, ...tail]));
-    } catch (error) {
-      if (!String((error as Error).message).startsWith("NOSCRIPT")) throw error;
-      return await this.#send(() => this.#client.sendCommand(["EVAL", script.text, ...tail]));
+    const known = this.#known;
+    if (!known.has(script) || script.sha === undefined) {
+      return this.#send(() => this.#client.sendCommand(["EVAL", script.text, ...tail])).then((reply) => {
+        known.add(script);
+        return reply;
+      });
     }
+    // Redis forgot it (SCRIPT FLUSH): this call fails rather than running again behind later ones, and the
+    // next calls go by text.
+    return this.#send(() => this.#client.sendCommand(["EVALSHA", script.sha!, ...tail])).catch((error) => {
+      if (String((error as Error).message).startsWith("NOSCRIPT")) known.delete(script);
+      throw error;
+    });
   }
 
   /** Listens to a channel; the client re-subscribes by itself after a reconnect. */

@@ -16,7 +16,7 @@ import type { Bus } from "./bus/bus.ts";
 import { LocalBus } from "./bus/local.ts";
 import { RedisBus } from "./bus/redis.ts";
 import { RedisStore } from "./store/redis.ts";
-import { ConnectionGate } from "./hub/limits.ts";
+import { ConnectionGate, type RateOptions } from "./hub/limits.ts";
 import { hasAccounts, type Store } from "./store/store.ts";
 import type { AttemptLimits } from "./hub/attempts.ts";
 import type { ScryptParams } from "./hub/passwords.ts";
@@ -44,6 +44,17 @@ export interface ServerOptions {
   readonly attemptLimits?: AttemptLimits;
   /** scrypt parameters for new password hashes instead of hubbub's (tests make them cheap). */
   readonly scrypt?: ScryptParams;
+  /**
+   * The clock (milliseconds, like `Date.now`) the hub stamps messages with and the rate limits measure with.
+   * Tests pass one they move by hand instead of waiting; by default the hub reads the wall clock and the rate
+   * limits a monotonic one.
+   */
+  readonly clock?: () => number;
+  /**
+   * Continuous rate limiting for this long counts as a flood (milliseconds; default 10 000): tests shorten it
+   * rather than spend the real window. Not a command-line option.
+   */
+  readonly floodAfterMs?: number;
 }
 
 /** A running hubbub. */
@@ -130,6 +141,8 @@ interface DoorContext {
   readonly signal: AbortSignal;
   /** Whether the server is ready to serve (for `/readyz`). */
   readonly ready: () => boolean;
+  /** Every door's inbound rate limit: the configured rate and burst, the flood window and clock of the options. */
+  readonly rate: RateOptions;
 }
 
 /** A door that is listening. */
@@ -163,6 +176,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
       ...(options.attemptLimits ? { limits: options.attemptLimits } : {}),
       ...(options.scrypt ? { scrypt: options.scrypt } : {}),
     },
+    ...(options.clock === undefined ? {} : { now: options.clock }),
   });
   const gate = openGate(config);
   let tls: TlsKeys | null;
@@ -185,6 +199,12 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     signal: controller.signal,
     // Listeners are up once a request can ask; readiness ends when shutdown begins.
     ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
+    rate: {
+      rate: config.rate,
+      burst: config.burst,
+      ...(options.floodAfterMs === undefined ? {} : { floodAfterMs: options.floodAfterMs }),
+      ...(options.clock === undefined ? {} : { now: options.clock }),
+    },
   };
   let tcp: RunningDoor | null = null;
   let http: RunningDoor | null = null;
@@ -234,7 +254,7 @@ function openGate(config: Config): ConnectionGate {
 }
 
 /** The TCP line door (command and MaChat dialects), unless it is off. */
-function tcpDoor({ config, tls, hub, gate, signal }: DoorContext): RunningDoor | null {
+function tcpDoor({ config, tls, hub, gate, signal, rate }: DoorContext): RunningDoor | null {
   if (!config.tcp) return null;
   return serveTcp({
     hub,
@@ -247,14 +267,14 @@ function tcpDoor({ config, tls, hub, gate, signal }: DoorContext): RunningDoor |
     idleTimeoutMs: config.idleTimeoutMs,
     loginTimeoutMs: config.loginTimeoutMs,
     gate,
-    rate: { rate: config.rate, burst: config.burst },
+    rate,
     machatHistoryOnJoin: config.machatHistoryOnJoin,
     signal,
   });
 }
 
 /** The HTTP door with the WebSocket door riding on it, unless it is off. */
-function httpDoor({ config, tls, hub, gate, metrics, signal, ready }: DoorContext): RunningDoor | null {
+function httpDoor({ config, tls, hub, gate, metrics, signal, ready, rate }: DoorContext): RunningDoor | null {
   if (!config.http) return null;
   // The WebSocket door rides on the HTTP listener: its routes join the HTTP door's table.
   const routes = wsRoutes({
@@ -263,7 +283,7 @@ function httpDoor({ config, tls, hub, gate, metrics, signal, ready }: DoorContex
     maxQueueBytes: config.maxQueueBytes,
     idleTimeoutMs: config.idleTimeoutMs,
     allowOrigins: config.allowOrigins,
-    rate: { rate: config.rate, burst: config.burst },
+    rate,
     loginTimeoutMs: config.loginTimeoutMs,
     gochatHistoryOnJoin: config.historyOnJoin,
     machatHistoryOnJoin: config.machatHistoryOnJoin,

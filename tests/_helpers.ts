@@ -223,6 +223,16 @@ export async function eventually(
 /** The project root, for child processes. */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/**
+ * The environment of a child process, to pass with `clearEnv: true`: this process's without any `HUBBUB_*`
+ * variable, `NO_COLOR`, and `extra`. Test files run in parallel share one environment, and a CLI test sets
+ * `HUBBUB_*` variables for a moment: a child started meanwhile must not inherit them.
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const inherited = Object.entries(Deno.env.toObject()).filter(([key]) => !key.startsWith("HUBBUB_"));
+  return { ...Object.fromEntries(inherited), NO_COLOR: "1", ...extra };
+}
+
 /** A `hubbub` child process whose JSON log lines are parsed as they arrive. */
 export class Child implements AsyncDisposable {
   readonly process: Deno.ChildProcess;
@@ -245,7 +255,8 @@ export class Child implements AsyncDisposable {
       stdout: "piped",
       stderr: "piped",
       // History in memory unless a test says otherwise: tests never write a database into the source tree.
-      env: { NO_COLOR: "1", HUBBUB_STORE: "memory", ...options.env },
+      clearEnv: true,
+      env: childEnv({ HUBBUB_STORE: "memory", ...options.env }),
     }).spawn();
     this.#reading = this.#read();
     void this.process.stdout.pipeTo(new WritableStream());

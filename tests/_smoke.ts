@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, WsClient } from "./_helpers.ts";
+import { childEnv, eventually, WsClient } from "./_helpers.ts";
 
 /** Arguments that make any hubbub listen on loopback port 0 with JSON logs and no files. */
 export const SMOKE_ARGS = [
@@ -28,7 +28,8 @@ export async function smoke(command: string, args: string[], options: { cwd?: st
     stdin: "null",
     stdout: "null",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: childEnv(),
   }).spawn();
   let log = "";
   const reading = (async () => {

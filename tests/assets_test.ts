@@ -22,7 +22,7 @@ async function sha256Prefix(text: string): Promise<string> {
   return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-Deno.test("GET / serves the page with a strict CSP, nosniff and no inline script or style", async () => {
+Deno.test("assets: GET / serves the page with a strict CSP, nosniff and no inline script or style", async () => {
   const response = await servePage(get("/"));
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
@@ -51,7 +51,7 @@ Deno.test("GET / serves the page with a strict CSP, nosniff and no inline script
   assert.ok(html.includes(`href="${PAGE_CSS_PATH}"`));
 });
 
-Deno.test("assets live at content-hashed paths, immutable, with ETags", async () => {
+Deno.test("assets: they live at content-hashed paths, immutable, with ETags", async () => {
   assert.deepEqual([...ASSET_PATHS].sort(), [PAGE_CSS_PATH, PAGE_JS_PATH].sort());
   assert.equal(PAGE_JS_PATH, `/app.${await sha256Prefix(PAGE_JS)}.js`);
   assert.equal(PAGE_CSS_PATH, `/app.${await sha256Prefix(PAGE_CSS)}.css`);
@@ -71,7 +71,7 @@ Deno.test("assets live at content-hashed paths, immutable, with ETags", async ()
   assert.ok(PAGE_JS.length > 10_000);
 });
 
-Deno.test("If-None-Match answers 304 for the page and the assets, weak or strong, plain or gzip", async () => {
+Deno.test("assets: If-None-Match answers 304 for the page and the assets, weak or strong, plain or gzip", async () => {
   for (const path of ["/", ...ASSET_PATHS]) {
     const serveIt = path === "/" ? servePage : serveAsset;
     const first = await serveIt(get(path));
@@ -96,7 +96,7 @@ Deno.test("If-None-Match answers 304 for the page and the assets, weak or strong
   }
 });
 
-Deno.test("gzip when accepted, compressed once and cached; identity otherwise", async () => {
+Deno.test("assets: gzip when accepted, compressed once and cached; identity otherwise", async () => {
   const a = await serveAsset(get(PAGE_JS_PATH, { "accept-encoding": "br, gzip;q=0.8" }));
   assert.equal(a.headers.get("content-encoding"), "gzip");
   assert.equal(a.headers.get("vary"), "Accept-Encoding");
@@ -132,7 +132,7 @@ Deno.test("acceptsGzip reads Accept-Encoding with q-values", () => {
   assert.equal(acceptsGzip(get("/")), false);
 });
 
-Deno.test("the running server routes /, the hashed assets, and 404s for other hashes", async () => {
+Deno.test("assets: the running server routes /, the hashed assets, and 404s for other hashes", async () => {
   await using server = serve({ tcp: null });
   const base = `http://127.0.0.1:${server.http!.port}`;
   const page = await fetch(`${base}/`);
@@ -150,7 +150,7 @@ Deno.test("the running server routes /, the hashed assets, and 404s for other ha
   await stale.body?.cancel();
 });
 
-Deno.test(`the committed ${GENERATED} is what \`deno task build\` makes from web/`, async () => {
+Deno.test(`page bundle: the committed ${GENERATED} is what \`deno task build\` makes from web/`, async () => {
   const { fresh } = await isFresh();
   assert.ok(fresh, `${GENERATED} is stale: run \`deno task build\` and commit the result`);
 });

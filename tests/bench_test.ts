@@ -13,7 +13,7 @@ import { serve } from "./_helpers.ts";
 /** One IP sends fast here: hubbub's abuse limits would (rightly) slow it down. */
 const UNLIMITED = { rate: 0, maxConnectionsPerIp: 0, maxConnections: 0 };
 
-Deno.test("generator counts N × S × M deliveries over hubbub's WebSocket and TCP doors", async () => {
+Deno.test("bench generator: counts N × S × M deliveries over hubbub's WebSocket and TCP doors", async () => {
   await using server = serve(UNLIMITED);
   for (const proto of ["ws", "tcp"] as const) {
     const port = proto === "ws" ? server.http!.port : server.tcp!.port;
@@ -40,7 +40,7 @@ Deno.test("generator counts N × S × M deliveries over hubbub's WebSocket and T
   }
 });
 
-Deno.test("generator counts N × S × M deliveries over the baseline", async () => {
+Deno.test("bench generator: counts N × S × M deliveries over the baseline", async () => {
   const baseline = startBaseline({ hostname: "127.0.0.1", httpPort: 0, tcpPort: 0 });
   try {
     for (const proto of ["ws", "tcp"] as const) {
@@ -64,7 +64,7 @@ Deno.test("generator counts N × S × M deliveries over the baseline", async () 
   }
 });
 
-Deno.test("join scenario: every client ends with the full list, side room messages are counted", async () => {
+Deno.test("bench join scenario: every client ends with the full list, side room messages are counted", async () => {
   await using server = serve({ ...UNLIMITED, presenceIntervalMs: 50 });
   const result = await runGenerator({
     host: "127.0.0.1",
@@ -81,7 +81,7 @@ Deno.test("join scenario: every client ends with the full list, side room messag
   assert.deepEqual(result.errors, []);
 });
 
-Deno.test("idle scenario holds every connection", async () => {
+Deno.test("bench idle scenario: holds every connection", async () => {
   await using server = serve(UNLIMITED);
   const result = await runGenerator({
     host: "127.0.0.1",
@@ -96,7 +96,7 @@ Deno.test("idle scenario holds every connection", async () => {
   assert.deepEqual(result.errors, []);
 });
 
-Deno.test("client frames parse back; frame sizes for every length encoding", () => {
+Deno.test("bench client frames: parse back; frame sizes for every length encoding", () => {
   for (const size of [0, 5, 125, 126, 300, 65535, 65536, 70_000]) {
     const out = new Out(16);
     const text = "é".repeat(Math.floor(size / 2)) + "x".repeat(size % 2);
@@ -122,7 +122,7 @@ Deno.test("client frames parse back; frame sizes for every length encoding", () 
   }
 });
 
-Deno.test("histogram quantiles are within 2 % and merge", () => {
+Deno.test("bench histogram: quantiles are within 2 % and merge", () => {
   const a = new Histogram();
   const b = new Histogram();
   for (let v = 1; v <= 1000; v++) (v % 2 ? a : b).record(v * 100);

@@ -9,7 +9,7 @@ import { ROOT } from "./_helpers.ts";
 import { smoke } from "./_smoke.ts";
 import { outputFor } from "../scripts/compile.ts";
 
-Deno.test("deno run with the binary's permission set and no read access to the source tree passes the smoke test", async () => {
+Deno.test("binary permissions: deno run with the binary's permission set and no read access to the source tree passes the smoke test", async () => {
   // A scratch working directory: nothing hubbub could read from the tree by a relative path either.
   const cwd = await Deno.makeTempDir({ prefix: "hubbub-noread-" });
   try {

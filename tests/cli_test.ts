@@ -66,7 +66,7 @@ function refused(argv: string[], env: Record<string, string> = {}): string {
   return text;
 }
 
-Deno.test("no arguments: the embedded defaults", () => {
+Deno.test("parseCli: no arguments: the embedded defaults", () => {
   const c = config([]);
   assert.deepEqual(c, { ...DEFAULTS, allowOrigins: [], logFormat: "json" } as Config);
   assert.deepEqual(c.tcp, { hostname: "0.0.0.0", port: 4000 });
@@ -80,11 +80,11 @@ Deno.test("no arguments: the embedded defaults", () => {
   assert.equal(c.logLevel, "info");
 });
 
-Deno.test("'serve' is the default and only command", () => {
+Deno.test("parseCli: 'serve' is the default and only command", () => {
   assert.deepEqual(config(["serve"]), config([]));
 });
 
-Deno.test("log format: pretty on a terminal, json otherwise, a flag wins", () => {
+Deno.test("parseCli: log format: pretty on a terminal, json otherwise, a flag wins", () => {
   assert.equal(config([], { tty: true }).logFormat, "pretty");
   assert.equal(config([], { tty: false }).logFormat, "json");
   assert.equal(config(["--log-format", "json"], { tty: true }).logFormat, "json");
@@ -94,7 +94,7 @@ Deno.test("log format: pretty on a terminal, json otherwise, a flag wins", () =>
 
 // Regression: commander turns a parser's `null` into ""; `off` must still reach the config as null.
 Deno.test({
-  name: "--tcp off and --http off disable a listener (null in the config)",
+  name: "parseCli: --tcp off and --http off disable a listener (null in the config)",
 
   fn() {
     assert.equal(config(["--tcp", "off"]).tcp, null);
@@ -106,7 +106,7 @@ Deno.test({
   },
 });
 
-Deno.test("--tcp off leaves no listen address for that door, and the other door keeps its default", () => {
+Deno.test("parseCli: --tcp off leaves no listen address for that door, and the other door keeps its default", () => {
   const noTcp = config(["--tcp", "off"]);
   assert.ok(!noTcp.tcp, "no TCP listen address");
   assert.deepEqual(noTcp.http, DEFAULTS.http);
@@ -115,18 +115,18 @@ Deno.test("--tcp off leaves no listen address for that door, and the other door 
   assert.deepEqual(noHttp.tcp, DEFAULTS.tcp);
 });
 
-Deno.test("--tcp :0 binds every interface on a free port", () => {
+Deno.test("parseCli: --tcp :0 binds every interface on a free port", () => {
   assert.deepEqual(config(["--tcp", ":0"]).tcp, { hostname: "0.0.0.0", port: 0 });
 });
 
-Deno.test("listen addresses: host:port, bare port, bracketed IPv6", () => {
+Deno.test("parseCli: listen addresses: host:port, bare port, bracketed IPv6", () => {
   assert.deepEqual(config(["--tcp", "127.0.0.1:4001"]).tcp, { hostname: "127.0.0.1", port: 4001 });
   assert.deepEqual(config(["--http", "[::1]:4000"]).http, { hostname: "::1", port: 4000 });
   assert.deepEqual(config(["--http", "localhost:80"]).http, { hostname: "localhost", port: 80 });
   assert.deepEqual(config(["--tcp", "5000"]).tcp, { hostname: "0.0.0.0", port: 5000 });
 });
 
-Deno.test("durations and sizes through flags", () => {
+Deno.test("parseCli: durations and sizes through flags", () => {
   const c = config([
     "--idle-timeout",
     "5m",
@@ -148,7 +148,7 @@ Deno.test("durations and sizes through flags", () => {
   assert.equal(c.maxQueueBytes, 64 * 1024);
 });
 
-Deno.test("--allow-origin is repeatable and normalised", () => {
+Deno.test("parseCli: --allow-origin is repeatable and normalised", () => {
   assert.deepEqual(
     config(["--allow-origin", "https://Chat.Example.com/", "--allow-origin", "*", "--allow-origin", "null"])
       .allowOrigins,
@@ -156,7 +156,7 @@ Deno.test("--allow-origin is repeatable and normalised", () => {
   );
 });
 
-Deno.test("HUBBUB_* variables set options, and flags win over them", () => {
+Deno.test("parseCli: HUBBUB_* variables set options, and flags win over them", () => {
   const env = { HUBBUB_TCP: ":4100", HUBBUB_IDLE_TIMEOUT: "2m", HUBBUB_LOG_LEVEL: "warning" };
   const fromEnv = config([], { env });
   assert.deepEqual(fromEnv.tcp, { hostname: "0.0.0.0", port: 4100 });
@@ -172,7 +172,7 @@ Deno.test("HUBBUB_* variables set options, and flags win over them", () => {
   );
 });
 
-Deno.test("history on join: goChat replays 20 and MaChat none by default; each has its flag and variable", () => {
+Deno.test("parseCli: history on join: goChat replays 20 and MaChat none by default; each has its flag and variable", () => {
   assert.equal(config([]).historyOnJoin, 20);
   assert.equal(config([]).machatHistoryOnJoin, 0);
   const flagged = config(["--history-on-join", "0", "--machat-history-on-join", "5"]);
@@ -183,12 +183,12 @@ Deno.test("history on join: goChat replays 20 and MaChat none by default; each h
   refused([], { HUBBUB_MACHAT_HISTORY_ON_JOIN: "-1" });
 });
 
-Deno.test("a bad environment variable is refused like a bad flag", () => {
+Deno.test("parseCli: a bad environment variable is refused like a bad flag", () => {
   refused([], { HUBBUB_TCP: "nowhere" });
   refused([], { HUBBUB_MAX_LINE: "lots" });
 });
 
-Deno.test("bad flag values exit 2 with exactly one line on stderr", () => {
+Deno.test("parseCli: bad flag values exit 2 with exactly one line on stderr", () => {
   const cases: string[][] = [
     ["--tcp", "nowhere"],
     ["--tcp", "host:99999"],
@@ -214,7 +214,7 @@ Deno.test("bad flag values exit 2 with exactly one line on stderr", () => {
   for (const argv of cases) refused(argv);
 });
 
-Deno.test("the error line names the problem", () => {
+Deno.test("parseCli: the error line names the problem", () => {
   assert.match(refused(["--tcp", "nowhere"]), /--tcp/);
   assert.match(refused(["--tcp", "nowhere"]), /HOST:PORT/);
   assert.match(refused(["--idle-timeout", "soon"]), /duration/);
@@ -224,14 +224,14 @@ Deno.test("the error line names the problem", () => {
   assert.match(refused(["--tpc", ":0"]), /--tcp/);
 });
 
-Deno.test("an unknown command exits 2 with one line", () => {
+Deno.test("parseCli: an unknown command exits 2 with one line", () => {
   const line = refused(["start"]);
   assert.match(line, /unknown command 'start'/);
   assert.match(line, /serve/);
   refused(["serve", "extra"]);
 });
 
-Deno.test("--help and -h print help on stdout and exit 0", () => {
+Deno.test("parseCli: --help and -h print help on stdout and exit 0", () => {
   for (const flag of ["--help", "-h"]) {
     const { outcome, out, err } = run([flag]);
     assert.deepEqual(outcome, { exit: 0 });
@@ -247,7 +247,7 @@ Deno.test("--help and -h print help on stdout and exit 0", () => {
   }
 });
 
-Deno.test("--version and -V print the version on stdout and exit 0", () => {
+Deno.test("parseCli: --version and -V print the version on stdout and exit 0", () => {
   for (const flag of ["--version", "-V"]) {
     const { outcome, out, err } = run([flag]);
     assert.deepEqual(outcome, { exit: 0 });

@@ -33,7 +33,7 @@ function spellings(word: string): string[] {
   return [lower, upper, mixed, `/${lower}`, `/${upper}`, `/${mixed}`];
 }
 
-Deno.test("every argument-less command word, in any case, with or without '/'", () => {
+Deno.test("parseCommand: every argument-less command word, in any case, with or without '/'", () => {
   const words: [string, Command][] = [
     ["ping", { cmd: "ping" }],
     ["leave", { cmd: "leave" }],
@@ -48,7 +48,7 @@ Deno.test("every argument-less command word, in any case, with or without '/'", 
   }
 });
 
-Deno.test("LOGIN takes the rest of the line as the name", () => {
+Deno.test("parseCommand: LOGIN takes the rest of the line as the name", () => {
   for (const spelling of spellings("login")) check(`${spelling} alice`, { cmd: "login", name: "alice" });
   check("LOGIN    alice   ", { cmd: "login", name: "alice" });
   check("login\talice", { cmd: "login", name: "alice" });
@@ -59,7 +59,7 @@ Deno.test("LOGIN takes the rest of the line as the name", () => {
   check("LOGIN alice smith", { cmd: "login", name: "alice smith" });
 });
 
-Deno.test("plain text lines are messages to the current room", () => {
+Deno.test("parseCommand: plain text lines are messages to the current room", () => {
   check("hello", { cmd: "say", text: "hello" });
   check("hello world", { cmd: "say", text: "hello world" });
   check("  padded  text \r", { cmd: "say", text: "padded  text" });
@@ -73,7 +73,7 @@ Deno.test("plain text lines are messages to the current room", () => {
   check("SAY", { cmd: "say", text: "SAY" });
 });
 
-Deno.test("MSG and /say send text, including text that starts with a command word", () => {
+Deno.test("parseCommand: MSG and /say send text, including text that starts with a command word", () => {
   for (const spelling of spellings("msg")) check(`${spelling} hi there`, { cmd: "say", text: "hi there" });
   check("MSG join the room", { cmd: "say", text: "join the room" });
   check("MSG LOGIN is a command word", { cmd: "say", text: "LOGIN is a command word" });
@@ -84,7 +84,7 @@ Deno.test("MSG and /say send text, including text that starts with a command wor
   check("/Say   join  now", { cmd: "say", text: "join  now" });
 });
 
-Deno.test("MSG and /say without text are usage errors", () => {
+Deno.test("parseCommand: MSG and /say without text are usage errors", () => {
   check("MSG", { cmd: "usage", usage: USAGE.msg });
   check("msg    ", { cmd: "usage", usage: USAGE.msg });
   check("/msg", { cmd: "usage", usage: USAGE.msg });
@@ -93,7 +93,7 @@ Deno.test("MSG and /say without text are usage errors", () => {
   assert.equal(USAGE.msg, "MSG <text>");
 });
 
-Deno.test("DM parses a target and the rest of the line", () => {
+Deno.test("parseCommand: DM parses a target and the rest of the line", () => {
   for (const spelling of spellings("dm")) {
     check(`${spelling} bob hello there`, { cmd: "dm", to: "bob", text: "hello there" });
   }
@@ -103,7 +103,7 @@ Deno.test("DM parses a target and the rest of the line", () => {
   check("DM bob  two  spaces  kept", { cmd: "dm", to: "bob", text: "two  spaces  kept" });
 });
 
-Deno.test("DM without a target or without text is a usage error", () => {
+Deno.test("parseCommand: DM without a target or without text is a usage error", () => {
   const usage: Command = { cmd: "usage", usage: USAGE.dm };
   check("DM", usage);
   check("dm bob", usage);
@@ -111,7 +111,7 @@ Deno.test("DM without a target or without text is a usage error", () => {
   assert.equal(USAGE.dm, "DM <username> <text>");
 });
 
-Deno.test("WHO takes an optional numeric offset", () => {
+Deno.test("parseCommand: WHO takes an optional numeric offset", () => {
   check("WHO 10", { cmd: "who", offset: 10 });
   check("/who 0", { cmd: "who", offset: 0 });
   check("who   25", { cmd: "who", offset: 25 });
@@ -120,7 +120,7 @@ Deno.test("WHO takes an optional numeric offset", () => {
   }
 });
 
-Deno.test("JOIN takes exactly one room word", () => {
+Deno.test("parseCommand: JOIN takes exactly one room word", () => {
   for (const spelling of spellings("join")) check(`${spelling} dev`, { cmd: "join", room: "dev" });
   check("JOIN    #Dev  ", { cmd: "join", room: "#Dev" });
   check("/join\tops", { cmd: "join", room: "ops" });
@@ -131,7 +131,7 @@ Deno.test("JOIN takes exactly one room word", () => {
   check("join dev\tops", usage);
 });
 
-Deno.test("HISTORY n is clamped to the maximum; bad counts are usage errors", () => {
+Deno.test("parseCommand: HISTORY n is clamped to the maximum; bad counts are usage errors", () => {
   check("HISTORY 5", { cmd: "history", count: 5 });
   check("/history 1", { cmd: "history", count: 1 });
   check("history   42", { cmd: "history", count: 42 });
@@ -156,7 +156,7 @@ Deno.test("HISTORY n is clamped to the maximum; bad counts are usage errors", ()
   }
 });
 
-Deno.test("HISTORY SINCE id, in any case; malformed SINCE is a usage error", () => {
+Deno.test("parseCommand: HISTORY SINCE id, in any case; malformed SINCE is a usage error", () => {
   check("HISTORY SINCE 12", { cmd: "history-since", id: 12 });
   check("history since 0", { cmd: "history-since", id: 0 });
   check("/History Since   7", { cmd: "history-since", id: 7 });
@@ -174,7 +174,7 @@ Deno.test("HISTORY SINCE id, in any case; malformed SINCE is a usage error", () 
   }
 });
 
-Deno.test("a '/' with an unknown word is unknown; without '/' it is text", () => {
+Deno.test("parseCommand: a '/' with an unknown word is unknown; without '/' it is text", () => {
   check("/foo", { cmd: "unknown", word: "/foo" });
   check("/foo bar baz", { cmd: "unknown", word: "/foo" });
   check("/NICK bob", { cmd: "unknown", word: "/NICK" });
@@ -184,11 +184,11 @@ Deno.test("a '/' with an unknown word is unknown; without '/' it is text", () =>
   check("foo bar", { cmd: "say", text: "foo bar" });
 });
 
-Deno.test("empty and whitespace-only lines are empty", () => {
+Deno.test("parseCommand: empty and whitespace-only lines are empty", () => {
   for (const blank of ["", " ", "   ", "\t", "\r", " \t \r"]) check(blank, { cmd: "empty" });
 });
 
-Deno.test("odd input: control characters and Unicode spaces", () => {
+Deno.test("parseCommand: odd input: control characters and Unicode spaces", () => {
   // NUL is not whitespace: it is text, or an unknown word after '/'.
   check("\u0000", { cmd: "say", text: "\u0000" });
   check("/\u0000", { cmd: "unknown", word: "/\u0000" });

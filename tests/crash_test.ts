@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Child, eventually, WsClient } from "./_helpers.ts";
 
-Deno.test("SIGKILL during a steady stream: every acknowledged message is in history after restart", async () => {
+Deno.test("SqliteStore: SIGKILL during a steady stream: every acknowledged message is in history after restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-crash-" });
   const args = [
     "run",

@@ -28,7 +28,7 @@ async function history(ws: WsClient, payload: Record<string, unknown>) {
   return frame.Payload as { Messages: Payload[]; Complete: boolean; Room?: string; With?: string };
 }
 
-Deno.test("messages survive a restart on the same SQLite file, and ids keep increasing", async () => {
+Deno.test("history: messages survive a restart on the same SQLite file, and ids keep increasing", async () => {
   await using dir = await tempDir();
   const store = { kind: "sqlite", path: `${dir.path}/chat.db` } as const;
   {
@@ -52,7 +52,7 @@ Deno.test("messages survive a restart on the same SQLite file, and ids keep incr
   await tcp.expect("OK");
 });
 
-Deno.test("a client that misses 50 messages and resumes with its last id gets exactly those 50", async () => {
+Deno.test("history: a client that misses 50 messages and resumes with its last id gets exactly those 50", async () => {
   await using dir = await tempDir();
   await using server = serve({ tcp: null, store: { kind: "sqlite", path: `${dir.path}/chat.db` } });
   const addr = server.http!;
@@ -73,7 +73,7 @@ Deno.test("a client that misses 50 messages and resumes with its last id gets ex
   assert.deepEqual(gap.Messages.map((m) => m.Id), Array.from({ length: 50 }, (_, i) => lastId + 1 + i));
 });
 
-Deno.test("a gap older than retention is reported, never silently skipped", async () => {
+Deno.test("history: a gap older than retention is reported, never silently skipped", async () => {
   await using server = serve({ historyLimit: 10, store: { kind: "memory" } });
   await using alice = await named(server.http!, "alice");
   for (let i = 1; i <= 30; i++) alice.send({ Action: "broadcast", Payload: { Message: `m${i}` } });
@@ -92,7 +92,7 @@ Deno.test("a gap older than retention is reported, never silently skipped", asyn
   await tcp.expect(/^HIST \d+ /);
 });
 
-Deno.test("DM history is visible only to the pair, and never through the JSON API", async () => {
+Deno.test("history: DM history is visible only to the pair, and never through the JSON API", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   await using alice = await named(addr, "alice");
@@ -114,7 +114,7 @@ Deno.test("DM history is visible only to the pair, and never through the JSON AP
   assert.ok(!api.includes("only"), api);
 });
 
-Deno.test("goChat and MaChat clients get the last N messages on join (each its own N), then live ones, no duplicates", async () => {
+Deno.test("history on join: goChat and MaChat clients get the last N messages (each its own N), then live ones, no duplicates", async () => {
   await using server = serve({ historyOnJoin: 2, machatHistoryOnJoin: 3, presenceIntervalMs: 20 });
   await using alice = await LineClient.login(server.tcp!, "alice");
   await alice.send("JOIN den");
@@ -148,7 +148,7 @@ Deno.test("goChat and MaChat clients get the last N messages on join (each its o
   );
 });
 
-Deno.test("GET /api/rooms/:room/messages pages backwards with before and limit", async () => {
+Deno.test("HTTP GET /api/rooms/:room/messages pages backwards with before and limit", async () => {
   await using server = serve({ tcp: null });
   await using alice = await named(server.http!, "alice");
   for (let i = 1; i <= 7; i++) alice.send({ Action: "broadcast", Payload: { Message: `m${i}` } });

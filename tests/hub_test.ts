@@ -166,7 +166,7 @@ class BrokenStore implements Store {
 
 // ---------------------------------------------------------------------------------------------- login
 
-Deno.test("login: a valid free name is granted as given", async () => {
+Deno.test("hub.login(): a valid free name is granted as given", async () => {
   await using f = new Fixture();
   const { client } = f.open();
   assert.equal(client.name, null);
@@ -176,7 +176,7 @@ Deno.test("login: a valid free name is granted as given", async () => {
   assert.equal(f.hub.connections, 1);
 });
 
-Deno.test("login: invalid names are refused and the connection stays nameless", async () => {
+Deno.test("hub.login(): invalid names are refused and the connection stays nameless", async () => {
   await using f = new Fixture();
   const { client } = f.open();
   for (const bad of ["", "has space", "x".repeat(33), "admin", "a;b"]) {
@@ -188,7 +188,7 @@ Deno.test("login: invalid names are refused and the connection stays nameless", 
   assert.ok(f.hub.login(client, "alice").ok, "a failed login can be retried");
 });
 
-Deno.test("login: a taken name is refused, compared case-insensitively and across look-alikes", async () => {
+Deno.test("hub.login(): a taken name is refused, compared case-insensitively and across look-alikes", async () => {
   await using f = new Fixture();
   f.open("alice");
   for (const same of ["alice", "ALICE", "Alice", "\u0410lice", "ａｌｉｃｅ"]) {
@@ -202,7 +202,7 @@ Deno.test("login: a taken name is refused, compared case-insensitively and acros
   assert.equal(f.hub.isFree("admin"), false, "reserved names are never free");
 });
 
-Deno.test("login: twice on one connection is refused", async () => {
+Deno.test("hub.login(): twice on one connection is refused", async () => {
   await using f = new Fixture();
   const { client } = f.open("alice");
   const again = f.hub.login(client, "bob");
@@ -211,7 +211,7 @@ Deno.test("login: twice on one connection is refused", async () => {
   assert.ok(!f.hub.online("bob"));
 });
 
-Deno.test("login: a name is freed when its connection disconnects", async () => {
+Deno.test("hub.login(): a name is freed when its connection disconnects", async () => {
   await using f = new Fixture();
   const alice = f.open("alice");
   f.hub.disconnect(alice.client);
@@ -222,7 +222,7 @@ Deno.test("login: a name is freed when its connection disconnects", async () => 
   assert.deepEqual(f.hub.login(client, "ALICE"), { ok: true, value: "ALICE" });
 });
 
-Deno.test("login: connections with the same token share a name; others are refused", async () => {
+Deno.test("hub.login(): connections with the same token share a name; others are refused", async () => {
   await using f = new Fixture();
   const one = f.open("alice", { token: "tok-1" });
   const two = f.open();
@@ -245,7 +245,7 @@ Deno.test("login: connections with the same token share a name; others are refus
   assert.equal(f.hub.isFree("alice"), true);
 });
 
-Deno.test("login: without a token a name is never shared", async () => {
+Deno.test("hub.login(): without a token a name is never shared", async () => {
   await using f = new Fixture();
   f.open("alice");
   const { client } = f.open();
@@ -253,7 +253,7 @@ Deno.test("login: without a token a name is never shared", async () => {
   assert.ok(!result.ok && result.code === "username-taken");
 });
 
-Deno.test("login: variant mode gives alice-2, then alice-3, within 32 characters", async () => {
+Deno.test("hub.login(): variant mode gives alice-2, then alice-3, within 32 characters", async () => {
   await using f = new Fixture();
   f.open("alice");
   const second = f.open();
@@ -278,7 +278,7 @@ Deno.test("login: variant mode gives alice-2, then alice-3, within 32 characters
 
 // ------------------------------------------------------------------------------------ join and leave
 
-Deno.test("join: others hear it; the joiner only where its dialect echoes joins; other rooms hear nothing", async () => {
+Deno.test("hub.join(): others hear it; the joiner only where its dialect echoes joins; other rooms hear nothing", async () => {
   await using f = new Fixture();
   const joinEcho = new TestCodec("join-echo", ["join", "leave"]);
   const alice = f.open("alice", { rooms: ["lobby"] });
@@ -299,7 +299,7 @@ Deno.test("join: others hear it; the joiner only where its dialect echoes joins;
   assert.deepEqual(alice.session.of("join").filter((e) => e.name === "alice"), []);
 });
 
-Deno.test("join: replays as many recent messages as the door asks for, none by default", async () => {
+Deno.test("hub.join(): replays as many recent messages as the door asks for, none by default", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["den"] });
   for (let i = 1; i <= 4; i++) assert.ok((await f.hub.say(alice.client, `m${i}`)).ok);
@@ -318,7 +318,7 @@ Deno.test("join: replays as many recent messages as the door asks for, none by d
   assert.deepEqual(texts(zero), ["live"]);
 });
 
-Deno.test("join: a replayed row stored before text was cleaned on input is cleaned on its way out", async () => {
+Deno.test("hub.join(): a replayed row stored before text was cleaned on input is cleaned on its way out", async () => {
   await using f = new Fixture();
   await f.store.append({ room: "den", time: 0, from: "old", text: "\x1b[2Jlegacy\u202e", conn: "c_0" });
   const late = f.open("late");
@@ -327,7 +327,7 @@ Deno.test("join: a replayed row stored before text was cleaned on input is clean
   assert.equal(late.session.of("message")[0]!.message.text, "\uFFFD[2Jlegacy\uFFFD");
 });
 
-Deno.test("join: an invalid room is refused; joining a room one is in only makes it current", async () => {
+Deno.test("hub.join(): an invalid room is refused; joining a room one is in only makes it current", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby", "#dev"] });
@@ -344,7 +344,7 @@ Deno.test("join: an invalid room is refused; joining a room one is in only makes
   assert.deepEqual(alice.session.of("join"), [], "no second join for a member already there");
 });
 
-Deno.test("leave: others hear 'left'; the leaver only with echo; then it is out of the room", async () => {
+Deno.test("hub.leave(): others hear 'left'; the leaver only with echo; then it is out of the room", async () => {
   await using f = new Fixture();
   const echo = new TestCodec("leave-echo", ["leave"]);
   const alice = f.open("alice", { rooms: ["lobby"] });
@@ -369,7 +369,7 @@ Deno.test("leave: others hear 'left'; the leaver only with echo; then it is out 
   assert.ok(!elsewhere.ok && elsewhere.code === "not-in-room");
 });
 
-Deno.test("leave: the current room becomes the last joined of those left", async () => {
+Deno.test("hub.leave(): the current room becomes the last joined of those left", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby", "#dev", "#ops"] });
   f.hub.leave(alice.client, "#ops");
@@ -378,7 +378,7 @@ Deno.test("leave: the current room becomes the last joined of those left", async
   assert.equal(alice.client.room, "lobby");
 });
 
-Deno.test("disconnect: every room hears 'disconnected'; the leaver hears nothing even with echo", async () => {
+Deno.test("hub.disconnect(): every room hears 'disconnected'; the leaver hears nothing even with echo", async () => {
   await using f = new Fixture();
   const dave = f.open("dave", { codec: f.echoing, rooms: ["lobby", "#ops"] });
   const erin = f.open("erin", { rooms: ["#ops"] });
@@ -398,7 +398,7 @@ Deno.test("disconnect: every room hears 'disconnected'; the leaver hears nothing
   assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["fred"]);
 });
 
-Deno.test("a member with two connections in one room joins once and leaves once", async () => {
+Deno.test("hub: a member with two connections in one room joins once and leaves once", async () => {
   await using f = new Fixture();
   const bob = f.open("bob", { rooms: ["lobby"] });
   const one = f.open("alice", { token: "t", rooms: ["lobby"] });
@@ -414,7 +414,7 @@ Deno.test("a member with two connections in one room joins once and leaves once"
   assert.deepEqual(bob.session.of("leave").map((e) => [e.name, e.reason]), [["alice", "disconnected"]]);
 });
 
-Deno.test("a nameless connection in a room receives messages and appears when it logs in", async () => {
+Deno.test("hub: a nameless connection in a room receives messages and appears when it logs in", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const guest = f.open(undefined, { rooms: ["lobby"] });
@@ -431,7 +431,7 @@ Deno.test("a nameless connection in a room receives messages and appears when it
   assert.deepEqual(f.hub.members("lobby").members.map((u) => u.name), ["alice", "nina"]);
 });
 
-Deno.test("rooms are created on first join and removed from memory when empty; history stays", async () => {
+Deno.test("hub: rooms are created on first join and removed from memory when empty; history stays", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["#Dev"] });
   const bob = f.open("bob", { rooms: ["#dev", "lobby"] });
@@ -457,7 +457,7 @@ Deno.test("rooms are created on first join and removed from memory when empty; h
 
 // ------------------------------------------------------------------------------------------------ say
 
-Deno.test("say: stored with growing ids and handed to every room member, the sender only with echo", async () => {
+Deno.test("hub.say(): stored with growing ids and handed to every room member, the sender only with echo", async () => {
   await using f = new Fixture();
   const msgEcho = new TestCodec("msg-echo", ["message"]);
   const alice = f.open("alice", { rooms: ["lobby"] });
@@ -494,7 +494,7 @@ Deno.test("say: stored with growing ids and handed to every room member, the sen
   assert.deepEqual(stored.messages.map((m) => m.text), ["one", "two"]);
 });
 
-Deno.test("say: concurrent messages get distinct growing ids, delivered in id order", async () => {
+Deno.test("hub.say(): concurrent messages get distinct growing ids, delivered in id order", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -508,7 +508,7 @@ Deno.test("say: concurrent messages get distinct growing ids, delivered in id or
   assert.equal(seen.length, 10, "bob hears alice's ten");
 });
 
-Deno.test("say: to a named room the client is in, with a tag; ids are per room", async () => {
+Deno.test("hub.say(): to a named room the client is in, with a tag; ids are per room", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby", "#dev"] });
   const bob = f.open("bob", { rooms: ["#dev"] });
@@ -522,7 +522,7 @@ Deno.test("say: to a named room the client is in, with a tag; ids are per room",
   assert.equal(bob.session.of("message")[0]!.message.tag, "AAEC");
 });
 
-Deno.test("say: refused when not logged in, not in the room, or empty; nothing is stored", async () => {
+Deno.test("hub.say(): refused when not logged in, not in the room, or empty; nothing is stored", async () => {
   await using f = new Fixture();
   const nameless = f.open();
   const roomless = f.open("alice");
@@ -540,7 +540,7 @@ Deno.test("say: refused when not logged in, not in the room, or empty; nothing i
   assert.deepEqual(bob.session.of("message"), []);
 });
 
-Deno.test("say and dm: text is cleaned once, before it is stored; what is stored is what is delivered", async () => {
+Deno.test("hub.say() and hub.dm(): text is cleaned once, before it is stored; what is stored is what is delivered", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -560,7 +560,7 @@ Deno.test("say and dm: text is cleaned once, before it is stored; what is stored
 
 // ------------------------------------------------------------------------------------------------- dm
 
-Deno.test("dm: reaches the target (any spelling of its name), not the sender without echo, nobody else", async () => {
+Deno.test("hub.dm(): reaches the target (any spelling of its name), not the sender without echo, nobody else", async () => {
   await using f = new Fixture();
   const alice = f.open("alice");
   const bob = f.open("Bob");
@@ -577,7 +577,7 @@ Deno.test("dm: reaches the target (any spelling of its name), not the sender wit
   assert.deepEqual(stored.messages, [result.value]);
 });
 
-Deno.test("dm: the sender's connection hears it back only where its dialect echoes DMs", async () => {
+Deno.test("hub.dm(): the sender's connection hears it back only where its dialect echoes DMs", async () => {
   await using f = new Fixture();
   const dmEcho = new TestCodec("dm-echo", ["dm"]);
   const alice = f.open("alice", { codec: dmEcho });
@@ -593,7 +593,7 @@ Deno.test("dm: the sender's connection hears it back only where its dialect echo
   ]]);
 });
 
-Deno.test("dm: the sender's other connections see the conversation", async () => {
+Deno.test("hub.dm(): the sender's other connections see the conversation", async () => {
   await using f = new Fixture();
   const phone = f.open("alice", { token: "t" });
   const laptop = f.open("alice", { token: "t" });
@@ -604,7 +604,7 @@ Deno.test("dm: the sender's other connections see the conversation", async () =>
   assert.deepEqual(phone.session.of("dm"), []);
 });
 
-Deno.test("dm: unknown target, nameless sender and empty text are refused", async () => {
+Deno.test("hub.dm(): unknown target, nameless sender and empty text are refused", async () => {
   await using f = new Fixture();
   const alice = f.open("alice");
   f.open("bob");
@@ -697,7 +697,7 @@ Deno.test("hub: a page token resumes the claim after a drop, a change of case ke
 
 // --------------------------------------------------------------------------------------------- typing
 
-Deno.test("typing: relayed to the other members of the room, never back to the typer", async () => {
+Deno.test("hub.typing(): relayed to the other members of the room, never back to the typer", async () => {
   await using f = new Fixture({ typingIntervalMs: 60_000 });
   const alice = f.open("alice", { codec: f.echoing, rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -708,7 +708,7 @@ Deno.test("typing: relayed to the other members of the room, never back to the t
   assert.deepEqual(carol.session.of("typing"), []);
 });
 
-Deno.test("typing: at most once per interval per member and room", async () => {
+Deno.test("hub.typing(): at most once per interval per member and room", async () => {
   await using f = new Fixture({ typingIntervalMs: 60_000 });
   const alice = f.open("alice", { rooms: ["lobby", "#dev"] });
   const bob = f.open("bob", { rooms: ["lobby", "#dev"] });
@@ -723,7 +723,7 @@ Deno.test("typing: at most once per interval per member and room", async () => {
   );
 });
 
-Deno.test("typing: relayed again once the interval has passed", async () => {
+Deno.test("hub.typing(): relayed again once the interval has passed", async () => {
   await using f = new Fixture({ typingIntervalMs: 1 });
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -733,7 +733,7 @@ Deno.test("typing: relayed again once the interval has passed", async () => {
   assert.equal(bob.session.of("typing").length, 2);
 });
 
-Deno.test("typing: skipped for sessions whose queue is more than half full", async () => {
+Deno.test("hub.typing(): skipped for sessions whose queue is more than half full", async () => {
   await using f = new Fixture({ typingIntervalMs: 60_000 });
   const alice = f.open("alice", { rooms: ["lobby"] });
   const busy = f.open("busy", { rooms: ["lobby"] });
@@ -751,7 +751,7 @@ Deno.test("typing: skipped for sessions whose queue is more than half full", asy
   assert.equal(busy.session.of("message").length, 1);
 });
 
-Deno.test("typing: ignored from nameless connections and outside rooms", async () => {
+Deno.test("hub.typing(): ignored from nameless connections and outside rooms", async () => {
   await using f = new Fixture();
   const bob = f.open("bob", { rooms: ["lobby"] });
   const guest = f.open(undefined, { rooms: ["lobby"] });
@@ -764,7 +764,7 @@ Deno.test("typing: ignored from nameless connections and outside rooms", async (
 
 // ------------------------------------------------------------------------------------- presence lists
 
-Deno.test("user lists are coalesced: a burst of joins costs each member one frame with the final list", async () => {
+Deno.test("hub: user lists are coalesced: a burst of joins costs each member one frame with the final list", async () => {
   await using f = new Fixture({ presenceIntervalMs: 20 });
   const conns = Array.from(
     { length: 30 },
@@ -806,7 +806,7 @@ Deno.test("user lists are coalesced: a burst of joins costs each member one fram
   assert.equal(conns[29]!.session.of("users").length, 1, "the member who left gets no more lists");
 });
 
-Deno.test("a room over the list limit gets join summaries only, never one notice per join", async () => {
+Deno.test("hub: a room over the list limit gets join summaries only, never one notice per join", async () => {
   await using f = new Fixture({ presenceIntervalMs: 20, listLimit: 4 });
   const conns = Array.from({ length: 10 }, (_, i) => f.open(`m${i}`, { rooms: ["lobby"] }));
   await until(() => conns.every((c) => c.session.of("users").at(-1)?.total === 10), "everyone has the total");
@@ -825,7 +825,7 @@ Deno.test("a room over the list limit gets join summaries only, never one notice
   assert.deepEqual(names(late.session.of("users").at(-1)!), ["late", "m0", "m1", "m2"]);
 });
 
-Deno.test("user lists carry goChat tags and are sorted by name", async () => {
+Deno.test("hub: user lists carry goChat tags and are sorted by name", async () => {
   await using f = new Fixture();
   const zed = f.open();
   f.hub.login(zed.client, "zed", { tag: "0101" });
@@ -842,7 +842,7 @@ Deno.test("user lists carry goChat tags and are sorted by name", async () => {
   }]);
 });
 
-Deno.test("sendUsers answers an explicit request at once, to that connection only", async () => {
+Deno.test("hub.sendUsers() answers an explicit request at once, to that connection only", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -871,7 +871,7 @@ Deno.test("sendUsers answers an explicit request at once, to that connection onl
   });
 });
 
-Deno.test("notify tells one connection a notice", async () => {
+Deno.test("hub.notify() tells one connection a notice", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { rooms: ["lobby"] });
   const bob = f.open("bob", { rooms: ["lobby"] });
@@ -885,7 +885,7 @@ Deno.test("notify tells one connection a notice", async () => {
 
 // ----------------------------------------------------------------------------------------- encode-once
 
-Deno.test("encode once: each event is encoded once per codec, whatever the number of recipients", async () => {
+Deno.test("hub: encode once: each event is encoded once per codec, whatever the number of recipients", async () => {
   await using f = new Fixture();
   const a = new TestCodec("a");
   const b = new TestCodec("b", ["message"]);
@@ -921,7 +921,7 @@ Deno.test("encode once: each event is encoded once per codec, whatever the numbe
   assert.equal(b.encoded("shutdown"), 1);
 });
 
-Deno.test("encode once: a codec with nothing to say is asked once, and nothing is sent", async () => {
+Deno.test("hub: encode once: a codec with nothing to say is asked once, and nothing is sent", async () => {
   await using f = new Fixture();
   let asked = 0;
   const silent: Codec = {
@@ -941,7 +941,7 @@ Deno.test("encode once: a codec with nothing to say is asked once, and nothing i
 
 // --------------------------------------------------------------------------------------- store failure
 
-Deno.test("a store that cannot append: say and dm answer 'unavailable' and nothing is delivered", async () => {
+Deno.test("hub: a store that cannot append: say and dm answer 'unavailable' and nothing is delivered", async () => {
   await using f = new Fixture({ store: new BrokenStore() });
   const alice = f.open("alice", { codec: f.echoing, rooms: ["lobby"] });
   const bob = f.open("bob", { codec: f.echoing, rooms: ["lobby"] });
@@ -959,7 +959,7 @@ Deno.test("a store that cannot append: say and dm answer 'unavailable' and nothi
   assert.equal(bob.session.of("typing").length, 1);
 });
 
-Deno.test("admission control: while most sessions are backed up, say and dm are refused and counted", async () => {
+Deno.test("hub: admission control: while most sessions are backed up, say and dm are refused and counted", async () => {
   await using f = new Fixture();
   const alice = f.open("alice", { codec: f.echoing, rooms: ["lobby"] });
   const bob = f.open("bob", { codec: f.echoing, rooms: ["lobby"] });
@@ -988,7 +988,7 @@ Deno.test("admission control: while most sessions are backed up, say and dm are 
 
 // -------------------------------------------------------------------------------------------- shutdown
 
-Deno.test("shutdown tells every connection and closes it, once", async () => {
+Deno.test("hub.shutdown() tells every connection and closes it, once", async () => {
   const f = new Fixture();
   const inRoom = f.open("alice", { rooms: ["lobby"] });
   const nameless = f.open();
@@ -1005,7 +1005,7 @@ Deno.test("shutdown tells every connection and closes it, once", async () => {
   await f.store.close();
 });
 
-Deno.test("shutdown cancels pending user lists", async () => {
+Deno.test("hub.shutdown() cancels pending user lists", async () => {
   const f = new Fixture({ presenceIntervalMs: 20 });
   const conns = Array.from({ length: 5 }, (_, i) => f.open(`u${i}`, { rooms: ["lobby"] }));
   f.hub.shutdown();

@@ -37,18 +37,18 @@ async function stream(
   return await Array.fromAsync(readable);
 }
 
-Deno.test("LF-terminated lines", () => {
+Deno.test("LineFramer: LF-terminated lines", () => {
   assert.deepEqual(frame(["alice\nbob\n"]), [{ text: "alice" }, { text: "bob" }]);
 });
 
-Deno.test("CRLF-terminated lines lose exactly one CR", () => {
+Deno.test("LineFramer: CRLF-terminated lines lose exactly one CR", () => {
   assert.deepEqual(frame(["LOGIN alice\r\nMSG hi\r\n"]), [{ text: "LOGIN alice" }, { text: "MSG hi" }]);
   assert.deepEqual(frame(["a\r\r\n"]), [{ text: "a\r" }], "only the CR before LF is a terminator");
   assert.deepEqual(frame(["a\rb\n"]), [{ text: "a\rb" }], "a lone CR inside a line is kept");
   assert.deepEqual(frame(["mixed\nends\r\n"]), [{ text: "mixed" }, { text: "ends" }]);
 });
 
-Deno.test("a line split across chunks is joined", () => {
+Deno.test("LineFramer: a line split across chunks is joined", () => {
   assert.deepEqual(frame(["hel", "lo wo", "rld\nnext", " line\n"]), [{ text: "hello world" }, {
     text: "next line",
   }]);
@@ -57,7 +57,7 @@ Deno.test("a line split across chunks is joined", () => {
   assert.deepEqual(frame(byteByByte("one\r\ntwo\n")), [{ text: "one" }, { text: "two" }]);
 });
 
-Deno.test("a multi-byte UTF-8 character split across chunks survives", () => {
+Deno.test("LineFramer: a multi-byte UTF-8 character split across chunks survives", () => {
   const text = "héllo €uro 😀 日本\n";
   assert.deepEqual(frame(byteByByte(text)), [{ text: "héllo €uro 😀 日本" }]);
   // Split inside the 4-byte emoji specifically: F0 9F | 98 80.
@@ -68,18 +68,18 @@ Deno.test("a multi-byte UTF-8 character split across chunks survives", () => {
   assert.deepEqual(frame([euro.subarray(0, 1), euro.subarray(1, 3), "\n"]), [{ text: "€" }]);
 });
 
-Deno.test("empty lines are framed as empty text", () => {
+Deno.test("LineFramer: empty lines are framed as empty text", () => {
   assert.deepEqual(frame(["\n\n"]), [{ text: "" }, { text: "" }]);
   assert.deepEqual(frame(["\r\n"]), [{ text: "" }]);
   assert.deepEqual(frame(["a\n\nb\n"]), [{ text: "a" }, { text: "" }, { text: "b" }]);
 });
 
-Deno.test("a too-long line is reported once and the next line still works", () => {
+Deno.test("LineFramer: a too-long line is reported once and the next line still works", () => {
   const lines = frame(["x".repeat(11) + "\nok\n"], { maxLength: 10 });
   assert.deepEqual(lines, [{ error: "too-long" }, { text: "ok" }]);
 });
 
-Deno.test("the limit is in bytes, without the terminator", () => {
+Deno.test("LineFramer: the limit is in bytes, without the terminator", () => {
   assert.deepEqual(frame(["x".repeat(10) + "\n"], { maxLength: 10 }), [{ text: "x".repeat(10) }]);
   assert.deepEqual(frame(["x".repeat(10) + "\r\n"], { maxLength: 10 }), [{ text: "x".repeat(10) }]);
   assert.deepEqual(frame(["x".repeat(11) + "\r\n"], { maxLength: 10 }), [{ error: "too-long" }]);
@@ -90,7 +90,7 @@ Deno.test("the limit is in bytes, without the terminator", () => {
   assert.deepEqual(frame(["x".repeat(10) + "\ry\n"], { maxLength: 10 }), [{ error: "too-long" }]);
 });
 
-Deno.test("a too-long line arriving in many chunks is discarded without buffering it", () => {
+Deno.test("LineFramer: a too-long line arriving in many chunks is discarded without buffering it", () => {
   const framer = new LineFramer({ maxLength: 16 });
   const lines: Line[] = [];
   const sink = { enqueue: (line: Line) => lines.push(line) };
@@ -104,12 +104,12 @@ Deno.test("a too-long line arriving in many chunks is discarded without bufferin
   assert.equal(framer.pending, 0);
 });
 
-Deno.test("the default limit is 8 KiB", () => {
+Deno.test("LineFramer: the default limit is 8 KiB", () => {
   assert.deepEqual(frame(["x".repeat(8192) + "\n"]), [{ text: "x".repeat(8192) }]);
   assert.deepEqual(frame(["x".repeat(8193) + "\n", "after\n"]), [{ error: "too-long" }, { text: "after" }]);
 });
 
-Deno.test("invalid UTF-8 is reported and the next line still decodes", () => {
+Deno.test("LineFramer: invalid UTF-8 is reported and the next line still decodes", () => {
   const LF = 0x0a;
   const cases: number[][] = [
     [0xff, LF], // never valid
@@ -127,7 +127,7 @@ Deno.test("invalid UTF-8 is reported and the next line still decodes", () => {
   }
 });
 
-Deno.test("pending counts the bytes of the line in progress", () => {
+Deno.test("LineFramer: pending counts the bytes of the line in progress", () => {
   const framer = new LineFramer();
   const sink = { enqueue: () => {} };
   assert.equal(framer.pending, 0);
@@ -139,7 +139,7 @@ Deno.test("pending counts the bytes of the line in progress", () => {
   assert.equal(framer.pending, 0);
 });
 
-Deno.test("the framer copies partial lines, so the caller may reuse its read buffer", () => {
+Deno.test("LineFramer: it copies partial lines, so the caller may reuse its read buffer", () => {
   const framer = new LineFramer();
   const lines: Line[] = [];
   const sink = { enqueue: (line: Line) => lines.push(line) };
@@ -151,7 +151,7 @@ Deno.test("the framer copies partial lines, so the caller may reuse its read buf
   assert.deepEqual(lines, [{ text: "abcdef" }]);
 });
 
-Deno.test("flush emits a final unterminated line, and nothing when there is none", () => {
+Deno.test("LineFramer: flush emits a final unterminated line, and nothing when there is none", () => {
   assert.deepEqual(frame(["a\nbye"], { flush: true }), [{ text: "a" }, { text: "bye" }]);
   assert.deepEqual(frame(["bye\r"], { flush: true }), [{ text: "bye" }]);
   assert.deepEqual(frame(["a\n"], { flush: true }), [{ text: "a" }]);

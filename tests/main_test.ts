@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
-import { Child, eventually, LineClient, ROOT } from "./_helpers.ts";
+import { Child, childEnv, eventually, LineClient, ROOT } from "./_helpers.ts";
 import { optionName, OPTIONS } from "../src/cli.ts";
 
 const encoder = new TextEncoder();
@@ -205,7 +205,8 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     const output = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: ROOT,
-      env: { NO_COLOR: "1", ...env },
+      clearEnv: true,
+      env: childEnv(env),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -353,7 +354,8 @@ if (ncatMissing && !inCi) {
 }
 
 Deno.test({
-  name: "ncat end to end: two real ncat clients chat through a hubbub child; QUIT → INFO bye, server closes",
+  name:
+    "main.ts with ncat: two real ncat clients chat through a hubbub child; QUIT → INFO bye, server closes",
   ignore: ncatMissing && !inCi,
   async fn() {
     assert.ok(
@@ -450,7 +452,7 @@ Deno.test("deno task start: env config; SIGTERM reaches main.ts; both dialects t
   }
 });
 
-Deno.test("SIGINT (Ctrl-C) to deno run main.ts: clients told, closed; exit 0", async () => {
+Deno.test("main.ts on SIGINT (Ctrl-C) to deno run main.ts: clients told, closed; exit 0", async () => {
   await using server = new Child(SERVE);
   const addr = await server.tcpAddr();
   await using alice = await LineClient.login(addr, "alice");

@@ -32,7 +32,7 @@ function ids(messages: readonly { id: number }[]): number[] {
   return messages.map((m) => m.id);
 }
 
-Deno.test("append numbers messages from 1, per room, and keeps every field", async () => {
+Deno.test("MemoryStore: append numbers messages from 1, per room, and keeps every field", async () => {
   await withStore({}, async (store) => {
     const first = await store.append({
       room: "lobby",
@@ -58,7 +58,7 @@ Deno.test("append numbers messages from 1, per room, and keeps every field", asy
   });
 });
 
-Deno.test("room names are case-insensitive: one sequence and one history", async () => {
+Deno.test("MemoryStore: room names are case-insensitive: one sequence and one history", async () => {
   await withStore({}, async (store) => {
     assert.equal((await store.append(msg("Lobby", "a"))).id, 1);
     assert.equal((await store.append(msg("LOBBY", "b"))).id, 2);
@@ -70,14 +70,14 @@ Deno.test("room names are case-insensitive: one sequence and one history", async
   });
 });
 
-Deno.test("ids keep growing however many messages there are", async () => {
+Deno.test("MemoryStore: ids keep growing however many messages there are", async () => {
   await withStore({ retention: { limit: 10, maxAgeMs: 0 } }, async (store) => {
     const stored = await fill(store, "lobby", 200);
     assert.deepEqual(ids(stored), Array.from({ length: 200 }, (_, i) => i + 1));
   });
 });
 
-Deno.test("range: an unknown room is empty and complete; after an id it never reached, it has a gap", async () => {
+Deno.test("MemoryStore: range: an unknown room is empty and complete; after an id it never reached, it has a gap", async () => {
   await withStore({}, async (store) => {
     assert.deepEqual(await store.range("nowhere", { limit: 10 }), { messages: [], complete: true });
     assert.deepEqual(await store.range("nowhere", { limit: 10, after: 0 }), { messages: [], complete: true });
@@ -89,7 +89,7 @@ Deno.test("range: an unknown room is empty and complete; after an id it never re
   });
 });
 
-Deno.test("range: 'after' beyond the room's last id is a gap (the history was reset), up to it is whole", async () => {
+Deno.test("MemoryStore: range: 'after' beyond the room's last id is a gap (the history was reset), up to it is whole", async () => {
   await withStore({}, async (store) => {
     await fill(store, "lobby", 3);
     assert.deepEqual(await store.range("lobby", { limit: 10, after: 3 }), { messages: [], complete: true });
@@ -101,7 +101,7 @@ Deno.test("range: 'after' beyond the room's last id is a gap (the history was re
   });
 });
 
-Deno.test("range: limit gives the newest, oldest first", async () => {
+Deno.test("MemoryStore: range: limit gives the newest, oldest first", async () => {
   await withStore({}, async (store) => {
     await fill(store, "lobby", 10);
     const range = await store.range("lobby", { limit: 3 });
@@ -124,7 +124,7 @@ Deno.test("range: limit gives the newest, oldest first", async () => {
   });
 });
 
-Deno.test("range: after gives the oldest after that id, before the newest before it (exclusive bounds)", async () => {
+Deno.test("MemoryStore: range: after gives the oldest after that id, before the newest before it (exclusive bounds)", async () => {
   await withStore({}, async (store) => {
     await fill(store, "lobby", 10);
     assert.deepEqual(ids((await store.range("lobby", { limit: 3, after: 2 })).messages), [3, 4, 5]);
@@ -149,7 +149,7 @@ Deno.test("range: after gives the oldest after that id, before the newest before
   });
 });
 
-Deno.test("range: complete is false when 'after' is older than the retained messages", async () => {
+Deno.test("MemoryStore: range: complete is false when 'after' is older than the retained messages", async () => {
   await withStore({ retention: { limit: 5, maxAgeMs: 0 } }, async (store) => {
     await fill(store, "lobby", 100);
     const all = await store.range("lobby", { limit: 1000 });
@@ -185,7 +185,7 @@ Deno.test("range: complete is false when 'after' is older than the retained mess
   });
 });
 
-Deno.test("retention keeps the newest messages of each room", async () => {
+Deno.test("MemoryStore: retention keeps the newest messages of each room", async () => {
   await withStore({ retention: { limit: 5, maxAgeMs: 0 } }, async (store) => {
     await fill(store, "a", 100);
     await fill(store, "b", 3);
@@ -196,7 +196,7 @@ Deno.test("retention keeps the newest messages of each room", async () => {
   });
 });
 
-Deno.test("retention limit: range never returns more than the limit, and 0 keeps none", async () => {
+Deno.test("MemoryStore: retention limit: range never returns more than the limit, and 0 keeps none", async () => {
   await withStore({ retention: { limit: 5, maxAgeMs: 0 } }, async (store) => {
     await fill(store, "lobby", 10);
     const range = await store.range("lobby", { limit: 100 });
@@ -220,7 +220,7 @@ Deno.test("retention limit: range never returns more than the limit, and 0 keeps
 
 // Regression: `complete` is false whenever retention removed ids a range asked for, with or without `after`.
 Deno.test({
-  name: "range: complete is false when 'before' reaches into messages retention removed",
+  name: "MemoryStore: range: complete is false when 'before' reaches into messages retention removed",
 
   async fn() {
     await withStore({ retention: { limit: 5, maxAgeMs: 0 } }, async (store) => {
@@ -238,7 +238,7 @@ Deno.test({
   },
 });
 
-Deno.test("DM history: a→b and b→a share one pair history and sequence", async () => {
+Deno.test("MemoryStore: DM history: a→b and b→a share one pair history and sequence", async () => {
   await withStore({}, async (store) => {
     const dm = (from: string, to: string, text: string) =>
       store.appendDirect({ time: 0, from, to, text, conn: "c_1" });
@@ -261,7 +261,7 @@ Deno.test("DM history: a→b and b→a share one pair history and sequence", asy
   });
 });
 
-Deno.test("DM history is separate per pair and separate from rooms", async () => {
+Deno.test("MemoryStore: DM history is separate per pair and separate from rooms", async () => {
   await withStore({}, async (store) => {
     await store.appendDirect({ time: 0, from: "alice", to: "bob", text: "to bob", conn: "c_1" });
     const carol = await store.appendDirect({
@@ -298,7 +298,7 @@ Deno.test("pairKey is symmetric, case- and NFKC-insensitive and unambiguous", ()
   assert.notEqual(pairKey("a", "bc"), pairKey("ab", "c"));
 });
 
-Deno.test("prune removes messages older than maxAgeMs by the injected clock", async () => {
+Deno.test("MemoryStore: prune removes messages older than maxAgeMs by the injected clock", async () => {
   let now = 0;
   await withStore({ retention: { limit: 1000, maxAgeMs: 1000 }, now: () => now }, async (store) => {
     await store.append(msg("lobby", "old", 0));
@@ -337,7 +337,7 @@ Deno.test("prune removes messages older than maxAgeMs by the injected clock", as
   });
 });
 
-Deno.test("prune of a whole room keeps its numbering and reports the gap", async () => {
+Deno.test("MemoryStore: prune of a whole room keeps its numbering and reports the gap", async () => {
   let now = 0;
   await withStore({ retention: { limit: 1000, maxAgeMs: 10 }, now: () => now }, async (store) => {
     await fill(store, "lobby", 3, 0);
@@ -350,7 +350,7 @@ Deno.test("prune of a whole room keeps its numbering and reports the gap", async
   });
 });
 
-Deno.test("maxAgeMs 0 keeps messages regardless of age", async () => {
+Deno.test("MemoryStore: maxAgeMs 0 keeps messages regardless of age", async () => {
   let now = 0;
   await withStore({ retention: { limit: 1000, maxAgeMs: 0 }, now: () => now }, async (store) => {
     await fill(store, "lobby", 3, 0);

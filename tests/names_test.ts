@@ -26,7 +26,7 @@ const ASTRAL_LETTER = "\u{1D49C}";
 /** U+0410 CYRILLIC CAPITAL LETTER A, drawn like a Latin `A`. */
 const CYRILLIC_A = "\u0410";
 
-Deno.test("limits and default room match the protocol", () => {
+Deno.test("names: limits and default room match the protocol", () => {
   assert.equal(MAX_NAME, 32);
   assert.equal(MAX_ROOM, 64);
   assert.equal(DEFAULT_ROOM, "lobby");
@@ -140,7 +140,7 @@ Deno.test("nameKey folds case and NFKC", () => {
   assert.equal(nameKey("ZOË"), nameKey("zoë"));
 });
 
-Deno.test("the look-alike guard: 'Alice', 'alice' and 'Аlice' (Cyrillic А) share one key", () => {
+Deno.test("nameKey, the look-alike guard: 'Alice', 'alice' and 'Аlice' (Cyrillic А) share one key", () => {
   const cyrillic = `${CYRILLIC_A}lice`;
   assert.notEqual(cyrillic, "Alice", "the test string really uses another script");
   assert.equal(checkName(cyrillic), null, "a Cyrillic letter is still a letter");

@@ -7,7 +7,7 @@ import { Hub } from "../src/hub/hub.ts";
 import { MemoryStore } from "../src/store/memory.ts";
 import { parseCli } from "../src/cli.ts";
 
-Deno.test("/readyz is 200 while serving and 503 when not ready", async () => {
+Deno.test("HTTP /readyz is 200 while serving and 503 when not ready", async () => {
   await using server = serve({ tcp: null });
   const response = await fetch(`http://${server.http!.hostname}:${server.http!.port}/readyz`);
   assert.equal(response.status, 200);
@@ -21,7 +21,7 @@ Deno.test("/readyz is 200 while serving and 503 when not ready", async () => {
   hub.shutdown();
 });
 
-Deno.test("/metrics speaks the Prometheus text format and counts connections, messages and frames", async () => {
+Deno.test("HTTP /metrics speaks the Prometheus text format and counts connections, messages and frames", async () => {
   await using server = serve({ presenceIntervalMs: 20 });
   await using ws = await WsClient.open(server.http!, "/ws");
   ws.send({ Action: "username", Payload: { Username: "ada" } });

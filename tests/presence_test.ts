@@ -9,7 +9,7 @@ function names(n: number, prefix: string): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
 }
 
-Deno.test(`${CROWD} legacy /ws clients join within a second: each ends with the full list, in a handful of frames`, async () => {
+Deno.test(`GoBanter /ws (legacy): ${CROWD} clients join within a second: each ends with the full list, in a handful of frames`, async () => {
   await using server = serve({ tcp: null });
   const everyone = names(CROWD, "legacy");
   const clients = await Promise.all(everyone.map(() => WsClient.open(server.http!, "/ws")));
@@ -32,7 +32,7 @@ Deno.test(`${CROWD} legacy /ws clients join within a second: each ends with the 
   }
 });
 
-Deno.test(`${CROWD} documented /ws clients: userlist coalesced, join notices summarised, paging exact`, async () => {
+Deno.test(`GoBanter /ws (documented): ${CROWD} clients: userlist coalesced, join notices summarised, paging exact`, async () => {
   await using server = serve({ tcp: null, listLimit: 100 });
   const everyone = names(CROWD, "doc");
   const clients = await Promise.all(everyone.map(() => WsClient.open(server.http!, "/ws")));
@@ -128,7 +128,7 @@ Deno.test("TCP WHO pages big rooms and says how to get the rest", async () => {
   }
 });
 
-Deno.test("a typing flood reaches the others at most once per interval", async () => {
+Deno.test("GoBanter /ws: a typing flood reaches the others at most once per interval", async () => {
   await using server = serve({ tcp: null });
   await using typer = await WsClient.open(server.http!, "/ws");
   await using reader = await WsClient.open(server.http!, "/ws");

@@ -7,7 +7,7 @@ import { workerArgs } from "../src/workers.ts";
 
 const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
 
-Deno.test("the V8 flags cap the young generation, and every way of starting hubbub passes them", () => {
+Deno.test("V8 flags: they cap the young generation, and every way of starting hubbub passes them", () => {
   assert.deepEqual(V8_FLAGS, ["--max-semi-space-size=8"]);
   const flag = v8FlagsArgument();
   assert.equal(flag, "--v8-flags=--max-semi-space-size=8");

@@ -30,7 +30,7 @@ const msg = (room: string, text: string, time = Date.now()) => ({
   conn: "c_1",
 });
 
-Deno.test("messages survive a restart and ids keep increasing, per room, case-insensitively", async () => {
+Deno.test("SqliteStore: messages survive a restart and ids keep increasing, per room, case-insensitively", async () => {
   await using db = await tempDb();
   let store = open(db.path);
   const first = await Promise.all([1, 2, 3].map((i) => store.append(msg("Lobby", `m${i}`))));
@@ -53,7 +53,7 @@ Deno.test("messages survive a restart and ids keep increasing, per room, case-in
   await store.close();
 });
 
-Deno.test("ranges: newest by default, after/before bounds, limit", async () => {
+Deno.test("SqliteStore: ranges: newest by default, after/before bounds, limit", async () => {
   await using db = await tempDb();
   const store = open(db.path);
   for (let i = 1; i <= 10; i++) await store.append(msg("r", `m${i}`));
@@ -71,7 +71,7 @@ Deno.test("ranges: newest by default, after/before bounds, limit", async () => {
   await store.close();
 });
 
-Deno.test("pruning keeps the limit, reports gaps, and ids never go back even when everything is pruned", async () => {
+Deno.test("SqliteStore: pruning keeps the limit, reports gaps, and ids never go back even when everything is pruned", async () => {
   await using db = await tempDb();
   let store = open(db.path, 5);
   for (let i = 1; i <= 12; i++) await store.append(msg("r", `m${i}`));
@@ -98,7 +98,7 @@ Deno.test("pruning keeps the limit, reports gaps, and ids never go back even whe
   await store.close();
 });
 
-Deno.test("age-based pruning removes old messages only", async () => {
+Deno.test("SqliteStore: age-based pruning removes old messages only", async () => {
   await using db = await tempDb();
   let now = 1_000_000;
   const store = open(db.path, 1000, { maxAgeMs: 60_000, now: () => now });
@@ -112,7 +112,7 @@ Deno.test("age-based pruning removes old messages only", async () => {
   await store.close();
 });
 
-Deno.test("DM history is per pair, shared by both directions, separate from other pairs", async () => {
+Deno.test("SqliteStore: DM history is per pair, shared by both directions, separate from other pairs", async () => {
   await using db = await tempDb();
   const store = open(db.path);
   const dm = (from: string, to: string, text: string) =>
@@ -128,7 +128,7 @@ Deno.test("DM history is per pair, shared by both directions, separate from othe
   await store.close();
 });
 
-Deno.test("pruning keeps the limit per DM pair too (pair keys hold a U+0000 that TEXT reads would cut)", async () => {
+Deno.test("SqliteStore: pruning keeps the limit per DM pair too (pair keys hold a U+0000 that TEXT reads would cut)", async () => {
   await using db = await tempDb();
   const store = open(db.path, 3);
   for (let i = 1; i <= 6; i++) {
@@ -147,7 +147,7 @@ Deno.test("pruning keeps the limit per DM pair too (pair keys hold a U+0000 that
   raw.close();
 });
 
-Deno.test("a burst is committed in one transaction, and resolves only once committed", async () => {
+Deno.test("SqliteStore: a burst is committed in one transaction, and resolves only once committed", async () => {
   await using db = await tempDb();
   const store = open(db.path);
   const pending = Array.from({ length: 500 }, (_, i) => store.append(msg("burst", `m${i}`)));
@@ -162,7 +162,7 @@ Deno.test("a burst is committed in one transaction, and resolves only once commi
   await store.close();
 });
 
-Deno.test("a failed commit rejects its messages and leaves no gap in ids", async () => {
+Deno.test("SqliteStore: a failed commit rejects its messages and leaves no gap in ids", async () => {
   await using db = await tempDb();
   const store = open(db.path);
   await store.append(msg("r", "one"));

@@ -9,7 +9,7 @@ import { line } from "../src/tcp/lines.ts";
 import { serveLines } from "../src/tcp/listener.ts";
 import { delay, eventually, hubOptions, LineClient, roomHistory, serve } from "./_helpers.ts";
 
-Deno.test("two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
+Deno.test("TCP: two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
   await using server = serve({ http: null });
   const addr = server.tcp!;
   await using alice = await LineClient.login(addr, "alice");
@@ -63,7 +63,7 @@ Deno.test("two command clients chat, DM, list, switch rooms; a third room stays 
   assert.ok(!alice.lines.includes("MSG alice hello dev"));
 });
 
-Deno.test("login rules: taken names (any case), bad names, before-login commands, double login", async () => {
+Deno.test("TCP LOGIN rules: taken names (any case), bad names, before-login commands, double login", async () => {
   await using server = serve({ http: null });
   await using alice = await LineClient.login(server.tcp!, "alice");
   await using other = await LineClient.connect(server.tcp!);
@@ -94,7 +94,7 @@ Deno.test("login rules: taken names (any case), bad names, before-login commands
   await alice.expect("INFO bob joined");
 });
 
-Deno.test("usage errors, HELP, unknown commands and invalid rooms answer in the dialect", async () => {
+Deno.test("TCP: usage errors, HELP, unknown commands and invalid rooms answer in the dialect", async () => {
   await using server = serve({ http: null });
   await using alice = await LineClient.login(server.tcp!, "alice");
   for (
@@ -116,7 +116,7 @@ Deno.test("usage errors, HELP, unknown commands and invalid rooms answer in the 
   await alice.expect(/^INFO .*LOGIN/);
 });
 
-Deno.test("leave and disconnect notices; the room disappears when empty", async () => {
+Deno.test("TCP: leave and disconnect notices; the room disappears when empty", async () => {
   await using server = serve({ http: null });
   const addr = server.tcp!;
   await using alice = await LineClient.login(addr, "alice");
@@ -141,7 +141,7 @@ Deno.test("leave and disconnect notices; the room disappears when empty", async 
   await eventually(() => server.hub.rooms().length === 0, "every room is gone");
 });
 
-Deno.test("MaChat handshake clients share a room with command clients", async () => {
+Deno.test("TCP MaChat: handshake clients share a room with command clients", async () => {
   await using server = serve({ http: null });
   const addr = server.tcp!;
   await using alice = await LineClient.login(addr, "alice");
@@ -172,7 +172,7 @@ Deno.test("MaChat handshake clients share a room with command clients", async ()
   await ma2.expect("INFO mara left");
 });
 
-Deno.test("MaChat bad handshakes are refused and closed", async () => {
+Deno.test("TCP MaChat: bad handshakes are refused and closed", async () => {
   await using server = serve({ http: null });
   for (
     const bad of [
@@ -193,7 +193,7 @@ Deno.test("MaChat bad handshakes are refused and closed", async () => {
   await ok.expect("PONG");
 });
 
-Deno.test("bad input: long lines, invalid UTF-8, mid-line disconnects; others unaffected", async () => {
+Deno.test("TCP: bad input: long lines, invalid UTF-8, mid-line disconnects; others unaffected", async () => {
   await using server = serve({ http: null, maxLineBytes: 1024 });
   const addr = server.tcp!;
   await using alice = await LineClient.login(addr, "alice");
@@ -224,7 +224,7 @@ Deno.test("bad input: long lines, invalid UTF-8, mid-line disconnects; others un
   assert.ok(!alice.lines.some((l) => l.includes("half a li")));
 });
 
-Deno.test("a reader that never reads is dropped by its queue bound; others keep chatting", async () => {
+Deno.test("TCP: a reader that never reads is dropped by its queue bound; others keep chatting", async () => {
   await using server = serve({ http: null, maxQueueBytes: 64 * 1024 });
   const addr = server.tcp!;
   // The stalled client: connects, logs in, then never reads again.
@@ -248,7 +248,7 @@ Deno.test("a reader that never reads is dropped by its queue bound; others keep 
   stalled.close();
 });
 
-Deno.test("idle connections get the inactivity notice; silent ones hit the login deadline", async () => {
+Deno.test("TCP: idle connections get the inactivity notice; silent ones hit the login deadline", async () => {
   await using server = serve({ http: null, idleTimeoutMs: 300, loginTimeoutMs: 300 });
   await using idle = await LineClient.login(server.tcp!, "sleepy");
   await idle.expect("INFO disconnected due to inactivity", 3000);
@@ -258,7 +258,7 @@ Deno.test("idle connections get the inactivity notice; silent ones hit the login
   await silent.closedByServer();
 });
 
-Deno.test("HISTORY returns recent messages of the room", async () => {
+Deno.test("TCP HISTORY returns recent messages of the room", async () => {
   await using server = serve({ http: null });
   await using alice = await LineClient.login(server.tcp!, "alice");
   for (let i = 1; i <= 3; i++) await alice.send(`message ${i}`);

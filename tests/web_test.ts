@@ -28,7 +28,7 @@ const T = (s: number) => new Date(Date.UTC(2026, 10, 22, 10, 0, s)).toISOString(
 const m = (id: number, text = `m${id}`, from = "alice") => messageItem(id, T(id), from, text);
 const ids = (items: readonly Item[]) => items.map((i) => (i.kind === "message" ? i.id : i.text));
 
-Deno.test("live messages append; history lands by id; duplicates are dropped", () => {
+Deno.test("page timeline: live messages append; history lands by id; duplicates are dropped", () => {
   const seen = new Set<string>();
   let { items } = addMessages([], seen, [m(1), m(2)], "live");
   items = [...items, noteItem("bob joined")];
@@ -45,7 +45,7 @@ Deno.test("live messages append; history lands by id; duplicates are dropped", (
   assert.equal(addMessages(older.items, seen, [m(4)], "live").added.length, 0);
 });
 
-Deno.test("a server whose ids restarted is not mistaken for duplicates", () => {
+Deno.test("page timeline: a server whose ids restarted is not mistaken for duplicates", () => {
   const seen = new Set<string>();
   const { items } = addMessages([], seen, [m(1), m(2)], "live");
   const reset = addMessages(items, seen, [messageItem(1, T(30), "bob", "after a reset")], "live");
@@ -53,7 +53,7 @@ Deno.test("a server whose ids restarted is not mistaken for duplicates", () => {
   assert.equal(lastMessageId(reset.items), 1);
 });
 
-Deno.test("a timeline keeps at most MAX_ITEMS lines and forgets the dropped ones", () => {
+Deno.test("page timeline: it keeps at most MAX_ITEMS lines and forgets the dropped ones", () => {
   const seen = new Set<string>();
   const many = Array.from({ length: MAX_ITEMS + 5 }, (_, i) => m(i + 1));
   const result = addMessages([], seen, many, "live");
@@ -79,7 +79,7 @@ Deno.test("linkify makes only http(s) links and keeps the rest as text", () => {
   ]);
 });
 
-Deno.test("names and rooms are checked like the server does", () => {
+Deno.test("page checkName and checkRoom: names and rooms are checked like the server does", () => {
   assert.equal(checkName("alice"), null);
   assert.equal(checkName("Zoë.k-2"), null);
   assert.ok(checkName("two words"));
@@ -93,7 +93,7 @@ Deno.test("names and rooms are checked like the server does", () => {
   assert.equal(typingText(["a", "b", "c", "d"]), "4 people are typing…");
 });
 
-Deno.test("backoff grows exponentially with jitter in [d/2, d], capped", () => {
+Deno.test("page backoffDelay: grows exponentially with jitter in [d/2, d], capped", () => {
   assert.equal(backoffDelay(0, DEFAULT_BACKOFF, () => 0), 250);
   assert.equal(backoffDelay(0, DEFAULT_BACKOFF, () => 1), 500);
   assert.equal(backoffDelay(3, DEFAULT_BACKOFF, () => 1), 4000);
@@ -105,7 +105,8 @@ Deno.test("backoff grows exponentially with jitter in [d/2, d], capped", () => {
 });
 
 Deno.test({
-  name: "frames: history fills by id, reports gaps, counts unread; DMs and typing go to their conversation",
+  name:
+    "page chat frames: history fills by id, reports gaps, counts unread; DMs and typing go to their conversation",
   // Toasts dismiss themselves on a timer; the test does not wait for it.
   sanitizeOps: false,
 }, async () => {
@@ -184,13 +185,13 @@ Deno.test({
 const crowd = (n: number, from = 0) =>
   Array.from({ length: n }, (_, i) => `m${String(from + i).padStart(3, "0")}`);
 
-Deno.test("member names sort like the server sorts them (UTF-16 code units, case first)", () => {
+Deno.test("page members: names sort like the server sorts them (UTF-16 code units, case first)", () => {
   const names = ["bob", "Zoë", "alice", "Émile", "_x", "9lives", "Alice2"];
   assert.deepEqual([...names].sort(compareNames), ["9lives", "Alice2", "Zoë", "_x", "alice", "bob", "Émile"]);
   assert.deepEqual([...names].sort(compareNames), [...names].sort());
 });
 
-Deno.test("member pages merge into one sorted list: scrolling pages in, no duplicates, first page keeps the rest", () => {
+Deno.test("page members: pages merge into one sorted list: scrolling pages in, no duplicates, first page keeps the rest", () => {
   const room = crowd(250);
   // The pushed first page, then two pages asked for as the list scrolls.
   let known = mergeMembers([], { users: room.slice(0, 100), offset: 0, total: 250 });
@@ -219,7 +220,7 @@ Deno.test("member pages merge into one sorted list: scrolling pages in, no dupli
   assert.deepEqual(mergeMembers(room.slice(0, 60), { users: [], offset: 60, total: 60 }), room.slice(0, 60));
 });
 
-Deno.test("the next member page starts a little before the end of what is loaded", () => {
+Deno.test("page members: the next page starts a little before the end of what is loaded", () => {
   assert.equal(nextMemberPage(200, 200), null);
   assert.equal(nextMemberPage(0, 0), null);
   assert.deepEqual(nextMemberPage(1000, 10_000), { offset: 980, limit: MEMBER_PAGE });
@@ -240,7 +241,7 @@ Deno.test("the next member page starts a little before the end of what is loaded
   assert.deepEqual(known, now);
 });
 
-Deno.test("join and leave notices keep the loaded members right between lists", () => {
+Deno.test("page members: join and leave notices keep the loaded members right between lists", () => {
   const loaded = crowd(50, 100); // m100…m149 loaded of a bigger room
   // Within what is loaded: inserted in order; past it: left for the page that holds it.
   assert.deepEqual(applyPresence(loaded, ["m120x", "m999"], [], false), [
@@ -256,7 +257,7 @@ Deno.test("join and leave notices keep the loaded members right between lists", 
   assert.equal(applyPresence(same, [], [], true), same, "nothing to apply: the same array");
 });
 
-Deno.test("presence summaries read as one line", () => {
+Deno.test("page members: presence summaries read as one line", () => {
   assert.equal(presenceText(["bob"], 1, "joined"), "bob joined");
   assert.equal(presenceText(["bob", "carol"], 2, "left"), "bob and carol left");
   assert.equal(presenceText(["bob", "carol", "dave"], 3, "joined"), "bob, carol and dave joined");
@@ -269,7 +270,8 @@ Deno.test("presence summaries read as one line", () => {
 });
 
 Deno.test({
-  name: "frames: username confirms the name; summaries are one notice; lists page in with their total",
+  name:
+    "page chat frames: username confirms the name; summaries are one notice; lists page in with their total",
   sanitizeOps: false,
 }, async () => {
   localStorage.clear();

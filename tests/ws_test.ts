@@ -6,7 +6,7 @@ import { fromBase64, ownSessionIds, toBase64 } from "../src/ws/gochat.ts";
 
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
-Deno.test("GoBanter documented exchange: connected, username, userlist, broadcast echo, left", async () => {
+Deno.test("GoBanter /ws documented exchange: connected, username, userlist, broadcast echo, left", async () => {
   await using server = serve({ tcp: null, presenceIntervalMs: 20 });
   const addr = server.http!;
   await using alice = await WsClient.open(addr, "/ws");
@@ -48,7 +48,7 @@ Deno.test("GoBanter documented exchange: connected, username, userlist, broadcas
   await alice.expectJson({ Action: "userlist", Payload: { Users: ["alice"] } });
 });
 
-Deno.test("GoBanter documented rooms, DMs, typing, history and errors", async () => {
+Deno.test("GoBanter /ws documented rooms, DMs, typing, history and errors", async () => {
   await using server = serve({ tcp: null, presenceIntervalMs: 20 });
   const addr = server.http!;
   await using alice = await WsClient.open(addr, "/ws");
@@ -97,7 +97,7 @@ Deno.test("GoBanter documented rooms, DMs, typing, history and errors", async ()
   await alice.expectJson({ Action: "userlist", Payload: { Room: "#dev", Users: ["alice"] } });
 });
 
-Deno.test("GoBanter legacy shape: list_users, broadcast, private, typing, refusals", async () => {
+Deno.test("GoBanter /ws legacy shape: list_users, broadcast, private, typing, refusals", async () => {
   await using server = serve({ tcp: null, presenceIntervalMs: 20 });
   const addr = server.http!;
   await using alice = await WsClient.open(addr, "/ws");
@@ -162,7 +162,7 @@ Deno.test("GoBanter legacy shape: list_users, broadcast, private, typing, refusa
   await alice.expectJson({ action: "list_users", connected_users: ["alice", "bob", "carol"] });
 });
 
-Deno.test("goChat: base64 messages, join/leave notices, user lists, rooms isolated, 400 on bad query", async () => {
+Deno.test("goChat /joinRoom: base64 messages, join/leave notices, user lists, rooms isolated, 400 on bad query", async () => {
   await using server = serve({ tcp: null, presenceIntervalMs: 20 });
   const addr = server.http!;
   const sid = "01".repeat(64);
@@ -220,7 +220,7 @@ Deno.test("goChat: base64 messages, join/leave notices, user lists, rooms isolat
   await make.body?.cancel();
 });
 
-Deno.test("MaChat over WebSocket: handshake, multi-line frames, taken names, bad handshake", async () => {
+Deno.test("MaChat /mychat (over WebSocket): handshake, multi-line frames, taken names, bad handshake", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   await using ma = await WsClient.open(addr, "/mychat");
@@ -245,7 +245,7 @@ Deno.test("MaChat over WebSocket: handshake, multi-line frames, taken names, bad
   assert.equal(closed.code, 1008);
 });
 
-Deno.test("one room, five doors: every message reaches all five in their own dialect", async () => {
+Deno.test("every door: one room, five doors: every message reaches all five in their own dialect", async () => {
   await using server = serve({ presenceIntervalMs: 20 });
   const { http, tcp } = server;
   await using gb = await WsClient.open(http!, "/ws");
@@ -298,7 +298,7 @@ Deno.test("one room, five doors: every message reaches all five in their own dia
   for (const name of ["gb", "gc", "mt", "mw", "tc"]) await tc.expect(`USER ${name}`);
 });
 
-Deno.test("bad frames: invalid JSON, wrong shape, binary, oversized (1009), broadcast before username", async () => {
+Deno.test("GoBanter /ws bad frames: invalid JSON, wrong shape, binary, oversized (1009), broadcast before username", async () => {
   await using server = serve({ tcp: null, maxFrameBytes: 1024 });
   const addr = server.http!;
   await using watcher = await WsClient.open(addr, "/ws");
@@ -326,7 +326,7 @@ Deno.test("bad frames: invalid JSON, wrong shape, binary, oversized (1009), broa
   assert.ok(!watcher.frames.some((f) => f.includes("who am I?")));
 });
 
-Deno.test("Origin policy: same origin and no origin pass, foreign origins get 403 unless allowed", async () => {
+Deno.test("WebSocket Origin policy: same origin and no origin pass, foreign origins get 403 unless allowed", async () => {
   await using server = serve({ tcp: null, allowOrigins: ["https://friend.example"] });
   const { hostname, port } = server.http!;
   const base = `http://${hostname}:${port}`;
@@ -400,7 +400,7 @@ async function stalledReader(addr: Deno.NetAddr, name: string): Promise<Deno.Tcp
   return conn;
 }
 
-Deno.test("a WebSocket reader that never reads is dropped (1008); others keep chatting; RSS bounded", async () => {
+Deno.test("WebSocket: a reader that never reads is dropped (1008); others keep chatting; RSS bounded", async () => {
   await using server = serve({ tcp: null, maxQueueBytes: 256 * 1024 });
   const addr = server.http!;
   const stalled = await stalledReader(addr, "stalled");
@@ -432,7 +432,7 @@ Deno.test("a WebSocket reader that never reads is dropped (1008); others keep ch
   stalled.close();
 });
 
-Deno.test("overload: while most readers are backed up new messages are refused (rate-limited), then accepted", async () => {
+Deno.test("WebSocket overload: while most readers are backed up new messages are refused (rate-limited), then accepted", async () => {
   // A bound high enough that the stalled readers stay while the door backs up behind them.
   await using server = serve({ tcp: null, maxQueueBytes: 256 * 1024 * 1024 });
   const addr = server.http!;

@@ -35,6 +35,11 @@ const NODES = `${PREFIX}nodes`;
 const NAMES = `${PREFIX}names`;
 const EPOCH = `${PREFIX}epoch`;
 const presenceKey = (node: string) => `${PREFIX}presence:${node}`;
+/**
+ * The field a node's snapshot writes into its presence hash. A hash without it (Redis lost its data, and the
+ * node has not told its members again yet) says nothing about the node's members: its snapshot will come.
+ */
+const SYNCED = "synced";
 
 // KEYS: names, nodes. ARGV: key, node, token, name, cutoff (ms: heartbeats older than this are dead).
 // Free, held by this node, held with the same token, or held by a dead node: ours (shared tokens keep their
@@ -87,12 +92,13 @@ return 1
 
 // KEYS: names, nodes, presence hash of this node, channel. ARGV: node, cutoff, the sync event (published as
 // is), this node's names as JSON [{k, t, n}] (key, token or '', display name), then the hash's field/value pairs.
-// Rewrites the presence hash, claims this node's names again (a node reaped while alive lost them) and gives
-// back names this node holds for members it no longer has (a node restarted under the same id). Returns the
-// keys another live node took meanwhile.
+// Rewrites the presence hash (marked told: see SYNCED), claims this node's names again (a node reaped while
+// alive lost them) and gives back names this node holds for members it no longer has (a node restarted under
+// the same id). Returns the keys another live node took meanwhile.
 const SYNC = new Script(`
 local node, cutoff = ARGV[1], tonumber(ARGV[2])
 redis.call('DEL', KEYS[3])
+redis.call('HSET', KEYS[3], '${SYNCED}', '1')
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
 local mine, lost = {}, {}
 for _, c in ipairs(cjson.decode(ARGV[4])) do
@@ -510,7 +516,7 @@ export class RedisBus implements Bus {
       for (const node of live) {
         if (node === this.node) continue;
         const flat = await this.#pub.command(["HGETALL", presenceKey(node)]) as string[];
-        this.#reconcile(node, fromHash(flat));
+        if (flat.some((field, i) => i % 2 === 0 && field === SYNCED)) this.#reconcile(node, fromHash(flat));
       }
       if (!this.#joined) log.info("joined the cluster", { node: this.node, nodes: live.length });
       this.#joined = true;
@@ -540,7 +546,7 @@ function fromHash(flat: readonly string[]): Map<string, Presence> {
     if (field.startsWith("m:")) {
       const member = JSON.parse(value) as PresenceMember;
       snapshot.set(member.key, { member, rooms: new Map() });
-    } else {
+    } else if (field.startsWith("r:")) {
       const { room, ...member } = JSON.parse(value) as PresenceMember & { room: string };
       rooms.push({ room, member });
     }

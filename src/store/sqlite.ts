@@ -445,12 +445,13 @@ export class SqliteStore implements Store, AccountStore {
       this.#sql.setCounter.run("probe", this.#now());
       this.#db.exec("DELETE FROM counters WHERE log = 'probe'");
       this.#db.exec("COMMIT");
-    } catch {
+    } catch (error) {
       try {
         this.#db.exec("ROLLBACK");
       } catch {
         // The failure happened where no transaction was open.
       }
+      log.debug("store commits still fail on {path}: {error}", { path: this.#path, error: String(error) });
       return;
     }
     this.#working();

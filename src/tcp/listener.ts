@@ -10,7 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
 import type { CloseReason, ErrorCode, Result } from "../model.ts";
-import { type ConnectionGate, TokenBucket } from "../hub/limits.ts";
+import { type ConnectionGate, type RateOptions, TokenBucket } from "../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../net/accept.ts";
 import { listen, type TlsKeys } from "../net/tls.ts";
 import { ReadBuffer } from "../net/read_buffer.ts";
@@ -50,8 +50,8 @@ export interface LineDoorOptions {
   readonly signal: AbortSignal;
   /** Counts connections across doors and refuses those over the limits. */
   readonly gate: ConnectionGate;
-  /** Inbound line rate per connection (lines per second; 0 = unlimited) and burst. */
-  readonly rate: { readonly rate: number; readonly burst: number };
+  /** Inbound line rate per connection (lines per second; 0 = unlimited), burst, flood window and clock. */
+  readonly rate: RateOptions;
   /** Whether connections are encrypted (TLS); false by default. */
   readonly secure?: boolean;
 }

@@ -9,7 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Client, Hub } from "../hub/hub.ts";
 import type { HttpInfo, UpgradedIo } from "../http/server.ts";
-import { TokenBucket } from "../hub/limits.ts";
+import { type RateOptions, TokenBucket } from "../hub/limits.ts";
 import type { CloseReason, Codec } from "../model.ts";
 import { closeQuietly } from "../net/accept.ts";
 import { CloseCode, FrameReader } from "./frames.ts";
@@ -35,8 +35,8 @@ export interface WsOptions {
   readonly maxQueueBytes: number;
   /** Heartbeat: a peer silent this long (no frame, no pong) is closed; a ping goes out at half of it (ms). */
   readonly idleTimeoutMs: number;
-  /** Inbound message rate per connection (per second; 0 = unlimited) and burst. */
-  readonly rate?: { readonly rate: number; readonly burst: number };
+  /** Inbound message rate per connection (per second; 0 = unlimited), burst, flood window and clock. */
+  readonly rate?: RateOptions;
   /** Close a connection that has not finished its handshake after this long (milliseconds). */
   readonly loginTimeoutMs?: number;
 }
@@ -249,7 +249,11 @@ class Socket {
     this.#reader = new FrameReader({ maxMessage: options.maxFrameBytes });
     const rate = options.rate ?? { rate: 0, burst: 1 };
     this.#messages = new TokenBucket(rate);
-    this.#typing = new TokenBucket({ rate: rate.rate * TYPING_FACTOR, burst: rate.burst * TYPING_FACTOR });
+    this.#typing = new TokenBucket({
+      ...rate,
+      rate: rate.rate * TYPING_FACTOR,
+      burst: rate.burst * TYPING_FACTOR,
+    });
     const hub = options.hub;
     this.#session = new WsSession({
       codec: dialect.codec,

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
+import { eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { b64, fresh } from "./_abuse.ts";
 
 /** A goChat session id as goChat's client makes it: 16 bytes, as 128 `0`/`1` characters and as base64. */
@@ -89,7 +89,12 @@ Deno.test("MaChat history on join: none by default (TCP and /mychat); goChat kee
   ws.send(`{"name":"${fresh("mw")}","room":"${room}"}`);
   await using gc = await WsClient.open(server.http!, `/joinRoom?room_code=${room}&user_name=${fresh("gc")}`);
   await eventually(() => server.hub.members(room).members.length === 4, "four members");
-  await delay(50);
+  // goChat's replay is in before the live line is sent. A MaChat replay would have been queued at join, like
+  // goChat's, ahead of the live line: the live line arriving shows none came.
+  await eventually(
+    () => gc.frames.filter((f) => f.includes('"Type":"USER"')).length === 3,
+    "goChat's replay arrived",
+  );
   await talker.send("live");
   await tcp.expect(/:live$/);
   await ws.expect((f) => f.endsWith(":live\n"));

@@ -66,7 +66,7 @@ async function assertNothing(ws: WsClient, withName: string, what: string): Prom
   }
 }
 
-Deno.test("/ws history With: a guest taking a name after its holder left reads none of the old DMs (same name, other case, look-alike)", async () => {
+Deno.test("GoBanter /ws history With: a guest taking a name after its holder left reads none of the old DMs (same name, other case, look-alike)", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   {
@@ -95,7 +95,7 @@ Deno.test("/ws history With: a guest taking a name after its holder left reads n
   }
 });
 
-Deno.test("/ws history With: a page that reconnects with the same Session token still reads the DMs of its own claim", async () => {
+Deno.test("GoBanter /ws history With: a page that reconnects with the same Session token still reads the DMs of its own claim", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   await using bob = await named(addr, "bob", "bob-page");
@@ -130,7 +130,7 @@ Deno.test("/ws history With: a page that reconnects with the same Session token 
   await assertNothing(later, "bob", "the page reads what was said before its new claim");
 });
 
-Deno.test("/ws history With: the two parties, while connected, read their whole conversation in every range", async () => {
+Deno.test("GoBanter /ws history With: the two parties, while connected, read their whole conversation in every range", async () => {
   await using server = serve({ tcp: null, historyLimit: 1000 });
   const addr = server.http!;
   await using alice = await named(addr, "alice");
@@ -155,7 +155,7 @@ Deno.test("/ws history With: the two parties, while connected, read their whole 
   }
 });
 
-Deno.test("/ws history With: Zed and zed (one holder, one page token) share one DM history", async () => {
+Deno.test("GoBanter /ws history With: Zed and zed (one holder, one page token) share one DM history", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   await using bob = await named(addr, "bob");
@@ -176,7 +176,7 @@ Deno.test("/ws history With: Zed and zed (one holder, one page token) share one 
   assert.deepEqual(his.Messages.map((m) => m.Id), [1, 2, 3]);
 });
 
-Deno.test("stores: DMs between Zed and zed share one pair history in memory and SQLite; a look-alike has its own", async () => {
+Deno.test("MemoryStore and SqliteStore: DMs between Zed and zed share one pair history; a look-alike has its own", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-dm-" });
   try {
     const stores: Store[] = [
@@ -203,7 +203,7 @@ Deno.test("stores: DMs between Zed and zed share one pair history in memory and 
   }
 });
 
-Deno.test("JSON API: no route reads DMs (404 for every guessable DM path), and room history never holds DMs", async () => {
+Deno.test("HTTP /api: no route reads DMs (404 for every guessable DM path), and room history never holds DMs", async () => {
   await using server = serve({ historyOnJoin: 50, machatHistoryOnJoin: 50, presenceIntervalMs: 20 });
   const addr = server.http!;
   const marker = `dm-${crypto.randomUUID()}`;
@@ -268,7 +268,7 @@ Deno.test("JSON API: no route reads DMs (404 for every guessable DM path), and r
   assert.ok(!gc.frames.join("\n").includes(b64(marker).slice(0, 12)), "goChat replay carries a DM");
 });
 
-Deno.test("SQLite: a database written with case-sensitive DM pair keys is migrated on open, once, keeping ids unique", async () => {
+Deno.test("SqliteStore: a database written with case-sensitive DM pair keys is migrated on open, once, keeping ids unique", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-dm-" });
   const path = `${dir}/old.db`;
   try {
@@ -386,7 +386,7 @@ const HAVE_REDIS = await RedisServer.available();
 
 Deno.test({
   name:
-    "/ws history With in a cluster: a guest on another node reads no old DMs; the page resumes on any node",
+    "GoBanter /ws history With in a cluster: a guest on another node reads no old DMs; the page resumes on any node",
   ignore: !HAVE_REDIS && Deno.env.get("CI") !== "true",
   fn: async () => {
     await using redis = await RedisServer.start();

@@ -21,7 +21,7 @@ import {
 const BAD_HANDSHAKE = 'ERR bad-handshake: expected {"name":"...","room":"..."}';
 const encoder = new TextEncoder();
 
-Deno.test("abrupt disconnect mid-frame: half a WebSocket frame then a dropped socket leaks nothing in any dialect", async () => {
+Deno.test("WebSocket abrupt disconnect mid-frame: half a frame then a dropped socket leaks nothing in any dialect", async () => {
   // A small gate: a leaked slot per dropped socket would soon refuse the upgrades below.
   await using server = serve({ maxConnections: 6, presenceIntervalMs: 20 });
   const { tcp, http } = server;
@@ -79,7 +79,7 @@ Deno.test("abrupt disconnect mid-frame: half a WebSocket frame then a dropped so
   await assertHealthy(server);
 });
 
-Deno.test("abrupt disconnect mid-line: partial lines, handshakes and characters die with their connection", async () => {
+Deno.test("TCP abrupt disconnect mid-line: partial lines, handshakes and characters die with their connection", async () => {
   await using server = serve({ http: null, maxConnections: 5 });
   const addr = server.tcp!;
   await using watcher = await LineClient.login(addr, "watcher");
@@ -117,7 +117,7 @@ Deno.test("abrupt disconnect mid-line: partial lines, handshakes and characters 
   await assertHealthy(server);
 });
 
-Deno.test("1 000 connections opened and dropped in a burst: the room keeps chatting, the hub returns to zero", async () => {
+Deno.test("TCP and WebSocket: 1 000 connections opened and dropped in a burst: the room keeps chatting, the hub returns to zero", async () => {
   await using server = serve({ presenceIntervalMs: 50 });
   const { tcp, http } = server;
   const alice = await LineClient.login(tcp!, "alice");
@@ -206,7 +206,7 @@ async function trickle(
   }
 }
 
-Deno.test("slowloris: partial lines and handshakes trickled byte by byte are closed by the login and idle deadlines", async () => {
+Deno.test("every door, slowloris: partial lines and handshakes trickled byte by byte are closed by the login and idle deadlines", async () => {
   await using server = serve({ loginTimeoutMs: 400, idleTimeoutMs: 700 });
   const { tcp, http } = server;
   // A real person, typing now and then: never closed.
@@ -290,7 +290,7 @@ Deno.test("slowloris: partial lines and handshakes trickled byte by byte are clo
   assert.ok(!server.hub.online("idler") && !server.hub.online("mline") && !server.hub.online("mslow"));
 });
 
-Deno.test("store write failure (disk full): every dialect is told it was not sent, nothing is delivered, then it recovers", async () => {
+Deno.test("every door, store write failure (disk full): every dialect is told it was not sent, nothing is delivered, then it recovers", async () => {
   const store = new FlakyStore();
   await using server = serve({ presenceIntervalMs: 20 }, { store });
   const { tcp, http } = server;
@@ -325,25 +325,8 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   await gc.expectJson({ DataType: "message", Data: { Type: "SYS", Contents: b64(`error: ${refusal}`) } });
   mw.send("lost from mw\n");
   await mw.expect("ERR unavailable\n");
-  await delay(100);
   assert.equal(store.refused, 8);
   assert.equal(server.hub.metrics.storeFailures, 8);
-  // Never silence, never a false acknowledgement: nothing was echoed or delivered, nothing stored.
-  const everything = [
-    ...obs.lines,
-    ...tc.lines,
-    ...mt.lines,
-    ...gd.frames,
-    ...gl.frames,
-    ...gc.frames.map((f) => {
-      const c = JSON.parse(f).Data?.Contents;
-      return typeof c === "string"
-        ? new TextDecoder().decode(Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)))
-        : f;
-    }),
-    ...mw.frames,
-  ];
-  assert.deepEqual(everything.filter((l) => l.includes("lost")), []);
   assert.deepEqual((await store.inner.range("lobby", { limit: 100 })).messages, []);
 
   // The disk has room again: every dialect's message round-trips and is stored.
@@ -368,6 +351,28 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
   for (const who of ["tc", "mt", "gd", "gl", "gc", "mw"]) {
     await eventually(() => obs.lines.includes(`MSG ${who} back from ${who}`), `obs hears ${who}`);
   }
+  // Each client has now had mw's message, sent after the refusals: anything a refusal had sent is in.
+  await tc.expect("MSG mw back from mw");
+  await mt.expect("mw:back from mw");
+  await gd.expectJson({ Action: "broadcast", Payload: { Message: "back from mw" } });
+  await gl.expectJson({ action: "broadcast", message: "back from mw" });
+  await gc.expectJson({ DataType: "message", Data: { Type: "USER", Contents: b64("back from mw") } });
+  // Never silence, never a false acknowledgement: nothing was echoed or delivered.
+  const everything = [
+    ...obs.lines,
+    ...tc.lines,
+    ...mt.lines,
+    ...gd.frames,
+    ...gl.frames,
+    ...gc.frames.map((f) => {
+      const c = JSON.parse(f).Data?.Contents;
+      return typeof c === "string"
+        ? new TextDecoder().decode(Uint8Array.from(atob(c), (ch) => ch.charCodeAt(0)))
+        : f;
+    }),
+    ...mw.frames,
+  ];
+  assert.deepEqual(everything.filter((l) => l.includes("lost")), []);
   const stored = (await roomHistory(server.hub, "lobby", { limit: 100 })).messages.map((m) =>
     `${m.from}:${m.text}`
   );
@@ -377,7 +382,7 @@ Deno.test("store write failure (disk full): every dialect is told it was not sen
 
 // A store that cannot read must not cost the connection: HISTORY answers in the dialect and the client stays.
 Deno.test({
-  name: "store read failure: HISTORY over TCP answers ERR unavailable and the connection stays",
+  name: "TCP HISTORY, store read failure: answers ERR unavailable and the connection stays",
   fn: async () => {
     const store = new FlakyStore();
     await using server = serve({ http: null }, { store });
@@ -397,7 +402,7 @@ Deno.test({
   },
 });
 
-Deno.test("store read failure: GoBanter history says unavailable; a MaChat join without replay still joins", async () => {
+Deno.test("WebSocket doors, store read failure: GoBanter history says unavailable; a MaChat join without replay still joins", async () => {
   const store = new FlakyStore();
   // MaChat replays nothing by default: ask for a replay, so the join meets the failing read.
   await using server = serve({ machatHistoryOnJoin: 20 }, { store });
@@ -422,7 +427,7 @@ function childArgs(extra: string[]): string[] {
   return ["run", "-P=server", "main.ts", "--tcp", "127.0.0.1:0", "--log-format", "json", ...extra];
 }
 
-Deno.test("SIGKILL during a burst of TCP MaChat clients: every acknowledged (echoed) line is in history after restart", async () => {
+Deno.test("TCP MaChat: SIGKILL during a burst of clients: every acknowledged (echoed) line is in history after restart", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-abuse-kill-" });
   // A history limit above anything the burst can write: retention must not be what removes a line.
   const args = childArgs([
@@ -513,7 +518,7 @@ Deno.test("SIGKILL during a burst of TCP MaChat clients: every acknowledged (ech
   }
 });
 
-Deno.test("SIGTERM with 1 000 clients connected: every one is told or closed, the process exits 0 promptly", async () => {
+Deno.test("main.ts: SIGTERM with 1 000 clients connected: every one is told or closed, the process exits 0 promptly", async () => {
   // Only the per-IP limit is raised (every client here comes from 127.0.0.1); everything else is default.
   await using child = new Child(childArgs(["--http", "127.0.0.1:0", "--max-connections-per-ip", "0"]));
   const tcp = await child.tcpAddr();

@@ -387,7 +387,8 @@ Deno.test("login deadline (--login-timeout): TCP, MaChat TCP and MaChat WebSocke
   assert.ok(performance.now() - started < 3000);
   assert.ok(retrier.lines.filter((l) => l === "ERR invalid-username").length >= 2);
 
-  await delay(400); // past the deadline for the early ones too
+  // The sweeps that closed the late ones ran past the early ones' deadlines too (those connected first): still
+  // served.
   await early.send("PING");
   await early.expect("PONG");
   early2.send("still here\n");
@@ -436,6 +437,7 @@ Deno.test("max queued bytes (--max-queue): TCP and WebSocket readers that never 
   await eventually(() => bob.lines.includes("INFO stalled-ws disconnected"), "bob hears the WS drop");
   // The stalled WebSocket got (after everything it had not read) a close frame with 1008.
   assert.equal(await readUntilClose(stalledWs), 1008);
+  closeQuietly(stalledWs);
   closeQuietly(stalledTcp);
 
   await alice.send("after the drop");

@@ -9,7 +9,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
 import { assertHealthy, b64, upgradeStatus } from "./_abuse.ts";
 
-Deno.test("Origin allow-list: by default only the same origin and origin-less clients may open a WebSocket; others get 403", async () => {
+Deno.test("WebSocket Origin allow-list: by default only the same origin and origin-less clients may open a WebSocket; others get 403", async () => {
   await using server = serve({ tcp: null });
   const addr = server.http!;
   const self = `http://${addr.hostname}:${addr.port}`;
@@ -54,7 +54,7 @@ Deno.test("Origin allow-list: by default only the same origin and origin-less cl
   await assertHealthy(server);
 });
 
-Deno.test("CSP on the page: scripts and connections only from this origin, no inline script, no framing", async () => {
+Deno.test("HTTP page CSP: scripts and connections only from this origin, no inline script, no framing", async () => {
   await using server = serve({ tcp: null });
   const base = `http://${server.http!.hostname}:${server.http!.port}`;
   const page = await fetch(`${base}/`);
@@ -77,7 +77,7 @@ Deno.test("CSP on the page: scripts and connections only from this origin, no in
   await assertHealthy(server);
 });
 
-Deno.test("no HTML rendering: markup in messages travels as plain text through every door and the API", async () => {
+Deno.test("every door, no HTML rendering: markup in messages travels as plain text through every door and the API", async () => {
   await using server = serve({ presenceIntervalMs: 20 });
   const { tcp, http } = server;
   const markup = `<img src=x onerror="alert(1)"><script>alert('x')</script> & <b>bold</b>`;
@@ -120,7 +120,7 @@ async function* walk(dir: URL): AsyncGenerator<URL> {
   }
 }
 
-Deno.test("logs at info level never contain message bodies, from any door, DMs and refusals included", async () => {
+Deno.test("logs: at info level they never contain message bodies, from any door, DMs and refusals included", async () => {
   const records: LogRecord[] = [];
   await configure({
     reset: true,
@@ -191,7 +191,7 @@ Deno.test("logs at info level never contain message bodies, from any door, DMs a
   }
 });
 
-Deno.test("the JSON API never leaks DM content, whatever the room path (memory and SQLite stores)", async () => {
+Deno.test("HTTP /api: never leaks DM content, whatever the room path (memory and SQLite stores)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-abuse-api-" });
   try {
     for (const store of [{ kind: "memory" } as const, { kind: "sqlite", path: `${dir}/chat.db` } as const]) {

@@ -58,7 +58,7 @@ async function fullHistory(node: Node): Promise<{ id: number; text: string }[]> 
 }
 
 redisTest(
-  "Redis hung (SIGSTOP): within seconds /readyz is 503 and messages, LOGIN and /api are refused at once; memory stays flat; SIGCONT heals it",
+  "cluster: Redis hung (SIGSTOP): within seconds /readyz is 503 and messages, LOGIN and /api are refused at once; memory stays flat; SIGCONT heals it",
   async () => {
     await using redis = await RedisServer.start();
     const args = ["--presence-ttl", "2s", "--history-limit", "1000000"];

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { delay, eventually, LineClient } from "../_helpers.ts";
+import { eventually, LineClient } from "../_helpers.ts";
 import { RedisServer } from "../_redis.ts";
 import { type Node, redisTest, startNode, status } from "./_faults.ts";
 
@@ -40,7 +40,7 @@ redisTest(
     await redis.stop();
     // Leaves while Redis is away: only the resync after Redis is back can tell B.
     await leaver.close();
-    await delay(200);
+    await eventually(async () => !(await members(a)).includes("leaver"), "A has let the leaver go");
     await redis.restart();
 
     await eventually(

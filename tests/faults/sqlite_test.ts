@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Child, delay, eventually, LineClient } from "../_helpers.ts";
+import { Child, eventually, LineClient } from "../_helpers.ts";
 import { records, startNode, status } from "./_faults.ts";
 
 /** Whether `prlimit` (util-linux) can change a running process's limits here. */
@@ -25,7 +25,7 @@ async function fileSizeLimit(pid: number, limit: string): Promise<void> {
 
 Deno.test({
   name:
-    "sqlite: commits failing (writes refused, like a full disk) make /readyz 503 and the log names the file; ready again once commits work",
+    "SqliteStore: commits failing (writes refused, like a full disk) make /readyz 503 and the log names the file; ready again once commits work",
   ignore: !HAVE_PRLIMIT,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "hubbub-faults-" });
@@ -34,7 +34,7 @@ Deno.test({
       // SIGXFSZ ignored, as a server on a full disk gets errors rather than signals: over the file size
       // limit a write then fails with EFBIG, and SQLite reports a disk I/O error.
       await using node = await startNode({
-        args: ["--store", `sqlite:${path}`],
+        args: ["--store", `sqlite:${path}`, "--log-level", "debug"],
         via: ["sh", "-c", "trap '' XFSZ; exec \"$@\"", "sh"],
       });
       await using ann = await LineClient.login(node.tcp, "ann");
@@ -50,8 +50,12 @@ Deno.test({
       assert.ok(failed.length > 0);
       assert.equal((failed[0]!.properties as { path: string }).path, path);
       assert.ok(String(failed[0]!.message).includes(path), `the line names the file: ${failed[0]!.message}`);
-      // Nobody sends anything: the node stays not ready while writes still fail...
-      await delay(2500);
+      // Nobody sends anything: the node stays not ready while writes still fail (it has tried twice)...
+      await eventually(
+        () => records(node.child, "DEBUG", "store commits still fail").length >= 2,
+        "two failed tries",
+        5000,
+      );
       assert.equal(await status(node.http, "/readyz"), 503);
       await ann.send("PING");
       await ann.expect("PONG");
@@ -71,7 +75,7 @@ Deno.test({
   },
 });
 
-Deno.test("sqlite: a database that cannot be opened stops the start with a FATAL line naming the file", async () => {
+Deno.test("SqliteStore: a database that cannot be opened stops the start with a FATAL line naming the file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-faults-" });
   const readOnly = `${dir}/read-only.db`;
   const chattr = (flag: string) =>

@@ -157,7 +157,7 @@ function tally(): { count: (outcome: string) => void; seen: Record<string, numbe
   return { seen, count: (outcome) => void (seen[outcome] = (seen[outcome] ?? 0) + 1) };
 }
 
-Deno.test("fuzz /ws (GoBanter, both shapes): random and mutated frames get well-formed JSON, or nothing, or a close", async () => {
+Deno.test("GoBanter /ws (fuzz, both shapes): random and mutated frames get well-formed JSON, or nothing, or a close", async () => {
   await failingOnErrors(async () => {
     await using server = serve({ ...LIMITS, tcp: null });
     let run = 0;
@@ -193,7 +193,7 @@ Deno.test("fuzz /ws (GoBanter, both shapes): random and mutated frames get well-
   });
 });
 
-Deno.test("fuzz /joinRoom (goChat): random queries and frames get 400, well-formed goChat frames, nothing or a close", async () => {
+Deno.test("goChat /joinRoom (fuzz): random queries and frames get 400, well-formed goChat frames, nothing or a close", async () => {
   const gochatFrame: fc.Arbitrary<string | Uint8Array> = (() => {
     const data = fc.oneof(
       jsonish,
@@ -298,7 +298,7 @@ const handshake = fc.oneof(
 /** A MaChat server line (without its `\n`): a message, a DM, a notice or an error. */
 const MACHAT_LINE = /^([^\s:]+:.*|\[DM\] [^\s:]+: .*|INFO .*|ERR .*)$/su;
 
-Deno.test("fuzz /mychat (MaChat over WebSocket): random handshakes and frames get single lines, nothing or a close", async () => {
+Deno.test("MaChat /mychat (fuzz): random handshakes and frames get single lines, nothing or a close", async () => {
   const frame = fc.oneof(
     { weight: 8, arbitrary: sharpText },
     { weight: 4, arbitrary: anyText },
@@ -356,7 +356,7 @@ async function tcpAnsweredOrClosed(
   }
 }
 
-Deno.test("fuzz TCP door: random bytes and mutated lines in both dialects get well-formed lines, nothing or a close", async () => {
+Deno.test("TCP (fuzz): random bytes and mutated lines in both dialects get well-formed lines, nothing or a close", async () => {
   const WORDS = [
     "LOGIN",
     "MSG",
@@ -430,7 +430,7 @@ Deno.test("fuzz TCP door: random bytes and mutated lines in both dialects get we
   });
 });
 
-Deno.test("fuzz TCP MaChat dialect: random handshakes and lines get single MaChat lines, nothing or a close", async () => {
+Deno.test("TCP MaChat (fuzz): random handshakes and lines get single MaChat lines, nothing or a close", async () => {
   const rest = fc.oneof(
     fc.array(fc.oneof(sharpText, anyText), { maxLength: 6 }).map((lines) => encoder.encode(lines.join("\n"))),
     fc.uint8Array({ maxLength: 200 }),

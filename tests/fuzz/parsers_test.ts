@@ -103,14 +103,14 @@ const commandLine = fc.oneof(
   ),
 );
 
-Deno.test("fuzz parseCommand: never throws; every result keeps its invariants", () => {
+Deno.test("parseCommand (fuzz): never throws; every result keeps its invariants", () => {
   fc.assert(
     fc.property(commandLine, (raw) => assertWellFormed(parseCommand(raw), raw)),
     params(PARSER_RUNS * 4),
   );
 });
 
-Deno.test("fuzz parseCommand: surrounding whitespace, a command word's case and a leading / change nothing", () => {
+Deno.test("parseCommand (fuzz): surrounding whitespace, a command word's case and a leading / change nothing", () => {
   const ws = fc.string({ unit: fc.constantFrom(...SPACES), maxLength: 3 });
   fc.assert(
     fc.property(ws, commandLine, ws, (a, raw, b) => {
@@ -127,7 +127,7 @@ Deno.test("fuzz parseCommand: surrounding whitespace, a command word's case and 
   );
 });
 
-Deno.test("fuzz parseCommand: MSG, DM and plain lines carry their text exactly (trimmed)", () => {
+Deno.test("parseCommand (fuzz): MSG, DM and plain lines carry their text exactly (trimmed)", () => {
   const text = anyText.filter((t) => t.trim() !== "");
   const name = fc.stringMatching(/^[A-Za-z0-9_.-]{1,32}$/);
   fc.assert(
@@ -159,7 +159,7 @@ const handshakeObject = fc.tuple(
   fc.oneof(anyText, sharpText),
 ).map(([extra, name, room]) => ({ ...extra, name, room }));
 
-Deno.test("fuzz handshakeEnd: finds exactly the end of any JSON object, whatever follows it; never throws", () => {
+Deno.test("handshakeEnd (fuzz): finds exactly the end of any JSON object, whatever follows it; never throws", () => {
   fc.assert(
     fc.property(handshakeObject, fc.boolean(), fc.uint8Array({ maxLength: 40 }), (object, pretty, suffix) => {
       const json = encoder.encode(pretty ? JSON.stringify(object, null, 2) : JSON.stringify(object));
@@ -189,7 +189,7 @@ Deno.test("fuzz handshakeEnd: finds exactly the end of any JSON object, whatever
   );
 });
 
-Deno.test("fuzz parseHandshake: never throws; gives back trimmed name and room of any object, null for anything else", () => {
+Deno.test("parseHandshake (fuzz): never throws; gives back trimmed name and room of any object, null for anything else", () => {
   fc.assert(
     fc.property(handshakeObject, (object) => {
       assert.deepEqual(parseHandshake(JSON.stringify(object)), {
@@ -254,7 +254,7 @@ function modelLines(bytes: Uint8Array, max: number, flush: boolean): Line[] {
   return out;
 }
 
-Deno.test("fuzz LineFramer: any bytes in any chunking give the model's lines; a partial line never holds more than the limit", () => {
+Deno.test("LineFramer (fuzz): any bytes in any chunking give the model's lines; a partial line never holds more than the limit", () => {
   const byte = fc.oneof(
     {
       weight: 3,
@@ -306,7 +306,7 @@ const validName = fc.stringMatching(/^[A-Za-z0-9_.-]{1,32}$/).filter((n) => chec
 // deno-lint-ignore no-control-regex -- matching control characters is the point
 const LINE_UNSAFE = /[\0-\x08\x0A-\x1F\x7F-\x9F\u2028\u2029\u202A-\u202E\u2066-\u2069]/;
 
-Deno.test("fuzz rendering: a line dialect can never be made to forge a line or carry a control character; JSON dialects carry text exactly", () => {
+Deno.test("codecs (fuzz): a line dialect can never be made to forge a line or carry a control character; JSON dialects carry text exactly", () => {
   fc.assert(
     fc.property(anyText, validName, fc.constantFrom("message", "dm", "notice"), (text, from, kind) => {
       // No line break and no control character (but TAB) or bidi control survives; other text is untouched.
@@ -344,7 +344,7 @@ Deno.test("fuzz rendering: a line dialect can never be made to forge a line or c
   );
 });
 
-Deno.test("fuzz goChat: base64 decoding never throws and round-trips; the query check never throws nor lets a bad name in", () => {
+Deno.test("goChat (fuzz): base64 decoding never throws and round-trips; the query check never throws nor lets a bad name in", () => {
   fc.assert(
     fc.property(anyText, fc.string({ maxLength: 40 }), (text, junk) => {
       assert.equal(fromBase64(toBase64(text.toWellFormed())), text.toWellFormed());
@@ -390,7 +390,7 @@ const CONFUSABLE: Record<string, string[]> = {
   y: ["\u0443"],
 };
 
-Deno.test("fuzz names: checks never throw; accepted names are clean; case, NFKC and look-alikes collide", () => {
+Deno.test("names (fuzz): checks never throw; accepted names are clean; case, NFKC and look-alikes collide", () => {
   fc.assert(
     fc.property(fc.oneof(anyText, sharpText), (name) => {
       const why = checkName(name);
@@ -432,7 +432,7 @@ Deno.test("fuzz names: checks never throw; accepted names are clean; case, NFKC 
   );
 });
 
-Deno.test("fuzz Origin check: never throws; with no allow-list only the Host's own origin passes", () => {
+Deno.test("originAllowed (fuzz): never throws; with no allow-list only the Host's own origin passes", () => {
   const host = "chat.example:8080";
   fc.assert(
     fc.property(
@@ -453,7 +453,7 @@ Deno.test("fuzz Origin check: never throws; with no allow-list only the Host's o
   );
 });
 
-Deno.test("fuzz token bucket: however lines arrive, no more pass than the burst plus the rate times the time", () => {
+Deno.test("TokenBucket (fuzz): however lines arrive, no more pass than the burst plus the rate times the time", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 1, max: 50 }),
@@ -483,7 +483,7 @@ Deno.test("fuzz token bucket: however lines arrive, no more pass than the burst 
   );
 });
 
-Deno.test("fuzz the page's link finder: text is kept whole, only http(s) becomes a link", () => {
+Deno.test("linkify (fuzz): the page's link finder keeps text whole, only http(s) becomes a link", () => {
   const urlish = fc.oneof(
     fc.webUrl(),
     fc.constantFrom(
