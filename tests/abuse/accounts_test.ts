@@ -108,7 +108,7 @@ Deno.test("accounts lockout: registrations per address are limited too", async (
   await made.body?.cancel();
 });
 
-Deno.test("registered names are reserved while their owner is offline, in every spelling and every door", async () => {
+Deno.test("accounts: registered names are reserved while their owner is offline, in every spelling and every door", async () => {
   await using server = serveAccounts({ historyOnJoin: 0 });
   const tcp = server.tcp!;
   const http = server.http!;
@@ -153,7 +153,7 @@ Deno.test("registered names are reserved while their owner is offline, in every 
   });
 });
 
-Deno.test("--accounts required refuses guests in every door; signed-in members chat as usual", async () => {
+Deno.test("accounts (--accounts required): refuses guests in every door; signed-in members chat as usual", async () => {
   await using server = serveAccounts({ accounts: "required" });
   const tcp = server.tcp!;
   const http = server.http!;
@@ -232,7 +232,7 @@ Deno.test("--accounts required refuses guests in every door; signed-in members c
   );
 });
 
-Deno.test("DM privacy with accounts: no third connection reads alice↔bob by any door or route; a guest cannot even take alice after she left", async () => {
+Deno.test("accounts DM privacy: no third connection reads alice↔bob by any door or route; a guest cannot even take alice after she left", async () => {
   await using server = serveAccounts({ historyOnJoin: 50, machatHistoryOnJoin: 50 });
   const tcp = server.tcp!;
   const http = server.http!;
@@ -312,7 +312,7 @@ Deno.test("DM privacy with accounts: no third connection reads alice↔bob by an
   ]);
 });
 
-Deno.test("DM privacy with accounts on, for a name nobody registered: the claims rule, as without accounts", async () => {
+Deno.test("accounts DM privacy, for a name nobody registered: the claims rule, as without accounts", async () => {
   await using server = serveAccounts();
   const http = server.http!;
   const named = async (name: string) => {
@@ -334,7 +334,7 @@ Deno.test("DM privacy with accounts on, for a name nobody registered: the claims
   assert.deepEqual((got.Payload as { Messages: unknown[] }).Messages, []);
 });
 
-Deno.test("sign-in routes refuse other sites and non-JSON bodies: a browser cannot be signed in or out from elsewhere", async () => {
+Deno.test("page sign-in routes: refuse other sites and non-JSON bodies: a browser cannot be signed in or out from elsewhere", async () => {
   await using server = serveAccounts();
   const http = server.http!;
   await register(server.tcp!, "sam", "sams-password");
@@ -367,7 +367,7 @@ Deno.test("sign-in routes refuse other sites and non-JSON bodies: a browser cann
   }
 });
 
-Deno.test("passwords and hashes never reach the logs, at the most verbose level", async () => {
+Deno.test("accounts logs: passwords and hashes never reach the logs, at the most verbose level", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hubbub-logs-" });
   const path = `${dir}/chat.db`;
   const password = `pw-${crypto.randomUUID()}`;
