@@ -189,18 +189,18 @@ class FdReserve {
 
   /** Accepts and refuses one waiting connection using the reserve, then backs off briefly. */
   async shed<C extends Deno.Conn>(listener: Deno.Listener<C>, refuse: (conn: C) => void): Promise<void> {
+    // A reserve given up last time, and not taken back then (the refused connection still held its
+    // descriptor), is taken back now.
+    if (this.#file === null) this.#take();
     if (this.#file !== null) {
       this.#file.close();
       this.#file = null;
       try {
-        // The connection waiting in the kernel's queue; without this accept it would wait there forever.
-        const conn = await Promise.race([
-          listener.accept(),
-          new Promise<null>((resolve) => setTimeout(() => resolve(null), 100)),
-        ]);
-        if (conn) refuse(conn);
+        // The connection waiting in the kernel's queue (accept failed for it): without this accept it would wait
+        // there forever. No timeout: an accept given up on would leave its connection to nobody.
+        refuse(await listener.accept());
       } catch {
-        // Still out of descriptors (another thread took ours): the back-off below handles it.
+        // Still out of descriptors (another thread took ours), or the listener closed: the back-off below.
       }
       this.#take();
     }
