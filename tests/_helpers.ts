@@ -9,7 +9,7 @@ import { type Client, Hub } from "../src/hub/hub.ts";
 import type { CloseReason, Codec, ErrorCode, Frame, Result, Session } from "../src/model.ts";
 import { type Server, type ServerOptions, startServer } from "../src/server.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { LineConnection } from "../src/tcp/dialect.ts";
+import type { LineConnection } from "../src/net/lines/dialect.ts";
 import type { HubOptions } from "../src/hub/hub.ts";
 import { LocalBus } from "../src/bus/local.ts";
 import type { ChatMessage } from "../src/model.ts";

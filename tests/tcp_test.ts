@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { Hub } from "../src/hub/hub.ts";
 import { ConnectionGate } from "../src/hub/limits.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { LineDialect } from "../src/tcp/dialect.ts";
-import { line } from "../src/tcp/lines.ts";
-import { serveLines } from "../src/tcp/listener.ts";
+import type { LineDialect } from "../src/net/lines/dialect.ts";
+import { line } from "../src/net/lines/framer.ts";
+import { serveLines } from "../src/net/lines/door.ts";
 import { delay, eventually, hubOptions, LineClient, roomHistory, serve } from "./_helpers.ts";
 
 Deno.test("two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
