@@ -7,7 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "./cli.ts";
+import { type Config, VERSION } from "./cli.ts";
 import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
 import { SqliteStore } from "./store/sqlite.ts";
@@ -19,6 +19,7 @@ import { RedisStore } from "./store/redis.ts";
 import { ConnectionGate } from "./hub/limits.ts";
 import type { Store } from "./store/store.ts";
 import { serveTcp } from "./tcp/listener.ts";
+import { serveIrc } from "./irc/door.ts";
 import { serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
 import { wsRoutes } from "./ws/routes.ts";
@@ -45,6 +46,8 @@ export interface Server {
   readonly tcp: Deno.NetAddr | null;
   /** Bound HTTP address, or `null` when the HTTP door is off. */
   readonly http: Deno.NetAddr | null;
+  /** Bound IRC address, or `null` when the IRC door is off. */
+  readonly irc: Deno.NetAddr | null;
   /** Resolves once everything has stopped. */
   readonly finished: Promise<void>;
   /** Open sockets of every door, as the connection gate counts them (HTTP, WebSocket, TCP). */
@@ -146,16 +149,18 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
   };
   let tcp: RunningDoor | null = null;
   let http: RunningDoor | null = null;
+  let irc: RunningDoor | null = null;
   try {
     tcp = tcpDoor(context);
     http = httpDoor(context);
+    irc = ircDoor(context);
   } catch (error) {
     controller.abort();
     void store.close();
     void bus.close();
     throw error;
   }
-  const finished = stopped(controller.signal, hub, [tcp, http], async () => {
+  const finished = stopped(controller.signal, hub, [tcp, http, irc], async () => {
     // Leaving the cluster at once: other nodes drop this node's members now, not after the presence TTL.
     await bus.close();
     await store.close();
@@ -164,6 +169,7 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     hub,
     tcp: tcp?.addr ?? null,
     http: http?.addr ?? null,
+    irc: irc?.addr ?? null,
     finished,
     sockets: () => gate.total,
     shutdown() {
@@ -205,6 +211,26 @@ function tcpDoor({ config, hub, gate, signal }: DoorContext): RunningDoor | null
     gate,
     rate: { rate: config.rate, burst: config.burst },
     machatHistoryOnJoin: config.machatHistoryOnJoin,
+    signal,
+  });
+}
+
+/** The IRC door, unless it is off. */
+function ircDoor({ config, hub, gate, signal }: DoorContext): RunningDoor | null {
+  if (!config.irc) return null;
+  return serveIrc({
+    hub,
+    hostname: config.irc.hostname,
+    port: config.irc.port,
+    reusePort: config.reusePort,
+    maxQueueBytes: config.maxQueueBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    loginTimeoutMs: config.loginTimeoutMs,
+    gate,
+    rate: { rate: config.rate, burst: config.burst },
+    historyOnJoin: config.historyOnJoin,
+    maxRooms: config.maxRooms,
+    version: VERSION,
     signal,
   });
 }

@@ -21,6 +21,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ...DEFAULTS,
     tcp: { hostname: "127.0.0.1", port: 0 },
     http: { hostname: "127.0.0.1", port: 0 },
+    irc: { hostname: "127.0.0.1", port: 0 },
     store: { kind: "memory" },
     // Tests open many connections from one address and send fast; the abuse suite sets these limits itself.
     rate: 0,
@@ -240,7 +241,8 @@ export class Child implements AsyncDisposable {
       stdout: "piped",
       stderr: "piped",
       // History in memory unless a test says otherwise: tests never write a database into the source tree.
-      env: { NO_COLOR: "1", HUBBUB_STORE: "memory", ...options.env },
+      // The IRC door on a free port unless a test says otherwise: 6667 is one port for every test at once.
+      env: { NO_COLOR: "1", HUBBUB_STORE: "memory", HUBBUB_IRC: "127.0.0.1:0", ...options.env },
     }).spawn();
     this.#reading = this.#read();
     void this.process.stdout.pipeTo(new WritableStream());
@@ -304,7 +306,12 @@ export class Child implements AsyncDisposable {
     return this.#addr("http");
   }
 
-  async #addr(door: "tcp" | "http"): Promise<Deno.NetAddr> {
+  /** The IRC address from the startup record. */
+  ircAddr(): Promise<Deno.NetAddr> {
+    return this.#addr("irc");
+  }
+
+  async #addr(door: "tcp" | "http" | "irc"): Promise<Deno.NetAddr> {
     const up = await this.record("hubbub is up");
     const value = String((up.properties as Record<string, unknown>)[door]);
     const colon = value.lastIndexOf(":");
@@ -492,6 +499,10 @@ export class FakeLineConnection implements LineConnection, Session {
     this.ended.push(reason);
     this.hub.disconnect(this.client);
     this.close(reason);
+  }
+
+  useCodec(codec: Codec): void {
+    this.codec = codec;
   }
 
   track<T>(pending: Promise<Result<T>>, onFail: (code: ErrorCode, detail: string) => void): void {

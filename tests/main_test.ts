@@ -205,7 +205,7 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
     const output = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: ROOT,
-      env: { NO_COLOR: "1", ...env },
+      env: { NO_COLOR: "1", HUBBUB_IRC: "127.0.0.1:0", ...env },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

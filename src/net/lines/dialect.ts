@@ -24,6 +24,8 @@ export interface LineConnection {
   readonly session: Session;
   /** Ends the connection: the hub lets the member go at once, and what is queued is still written. */
   end(reason: CloseReason): void;
+  /** Renders hub events with `codec` from now on (IRC picks one by the capabilities a client negotiated). */
+  useCodec(codec: Codec): void;
   /**
    * Lets a hub call run while later lines are read, reporting a refusal through `onFail`. Reading pauses
    * while too many are in flight, and the connection's end waits for them.
@@ -77,6 +79,17 @@ export interface LineDialect {
   refusal?(reason: string): string;
   /** Called once the connection has ended and the hub has let it go. */
   close?(connection: LineConnection): void;
+  /**
+   * The connection has been quiet (no line) for half of the idle timeout: a dialect with a heartbeat of its own
+   * asks the client to answer now (IRC's `PING`), so one that is quiet but alive is not closed as idle. Called
+   * once per quiet spell.
+   */
+  quiet?(connection: LineConnection): void;
+  /**
+   * Fits a frame encoded once for every recipient to this connection before it is queued (IRC leaves a
+   * member's own `JOIN` out of a crowd's summary). Without it frames go as they are.
+   */
+  tailor?(connection: LineConnection, frame: Uint8Array): Uint8Array | readonly Uint8Array[];
 }
 
 /** The dialects one port speaks: a connection's first non-blank byte picks one, or it gets the fallback. */

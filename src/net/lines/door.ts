@@ -10,7 +10,7 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Client, Hub } from "../../hub/hub.ts";
-import type { CloseReason, ErrorCode, Result } from "../../model.ts";
+import type { CloseReason, Codec, ErrorCode, Result } from "../../model.ts";
 import { type ConnectionGate, TokenBucket } from "../../hub/limits.ts";
 import { acceptLoop, closeQuietly } from "../accept.ts";
 import { ReadBuffer } from "../read_buffer.ts";
@@ -126,6 +126,8 @@ class LineDoorConnection implements LineConnection {
   #openedAt = performance.now();
   #activeAt = performance.now();
   #closeReason: CloseReason | null = null;
+  /** The dialect was told of this quiet spell (`LineDialect.quiet`). */
+  #pinged = false;
 
   constructor(conn: Deno.TcpConn, options: LineDoorOptions, log: Logger) {
     this.#conn = conn;
@@ -148,6 +150,7 @@ class LineDoorConnection implements LineConnection {
         }
       },
     });
+    this.#useDialect(this.#dialect);
     this.client = this.hub.connect(this.session);
     try {
       conn.setNoDelay(true);
@@ -188,8 +191,13 @@ class LineDoorConnection implements LineConnection {
     if (this.#closeReason !== null) return;
     this.session.sweep(now);
     const waiting = this.#dialect.awaitingLogin?.(this) ?? this.client.name === null;
+    const quiet = now - this.#activeAt;
     if (waiting && now - this.#openedAt > this.#options.loginTimeoutMs) this.#farewell("login-timeout");
-    else if (!waiting && now - this.#activeAt > this.#options.idleTimeoutMs) this.#farewell("idle");
+    else if (!waiting && quiet > this.#options.idleTimeoutMs) this.#farewell("idle");
+    else if (!waiting && !this.#pinged && quiet > this.#options.idleTimeoutMs / 2 && this.#dialect.quiet) {
+      this.#pinged = true;
+      this.#dialect.quiet(this);
+    }
   }
 
   /** {@inheritDoc LineConnection.end} */
@@ -197,6 +205,18 @@ class LineDoorConnection implements LineConnection {
     this.#closeReason ??= reason;
     this.hub.disconnect(this.client);
     this.session.close(reason);
+  }
+
+  /** {@inheritDoc LineConnection.useCodec} */
+  useCodec(codec: Codec): void {
+    this.session.codec = codec;
+  }
+
+  #useDialect(dialect: LineDialect): void {
+    this.#dialect = dialect;
+    this.session.codec = dialect.codec;
+    const tailor = dialect.tailor;
+    this.session.tailor = tailor === undefined ? null : (frame) => tailor(this, frame);
   }
 
   /** {@inheritDoc LineConnection.track} */
@@ -217,8 +237,7 @@ class LineDoorConnection implements LineConnection {
       let i = 0;
       while (i < chunk.length && isBlank(chunk[i]!)) i++;
       if (i === chunk.length) return;
-      this.#dialect = this.#options.dialects.sniffed?.[String.fromCharCode(chunk[i]!)] ?? this.#dialect;
-      this.session.codec = this.#dialect.codec;
+      this.#useDialect(this.#options.dialects.sniffed?.[String.fromCharCode(chunk[i]!)] ?? this.#dialect);
       this.#dialect.open(this);
       this.#preamble = this.#dialect.preamble?.(this) ?? null;
       this.#phase = this.#preamble ? "preamble" : "lines";
@@ -242,6 +261,7 @@ class LineDoorConnection implements LineConnection {
       if ("error" in item) this.#dialect.refused(this, item.error);
       else {
         this.#activeAt = performance.now();
+        this.#pinged = false;
         await this.#dialect.line(this, item.text);
       }
     }

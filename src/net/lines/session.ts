@@ -46,9 +46,16 @@ export class LineSession implements Session {
     return this.#outbox.queued;
   }
 
+  /** Fits each frame to this connection before it is queued (`LineDialect.tailor`); `null`: as it is. */
+  tailor: ((frame: Uint8Array) => Uint8Array | readonly Uint8Array[]) | null = null;
+
   /** {@inheritDoc Session.send} Text is one line (its `\n` added); bytes go as they are. */
   send(frame: Frame): void {
-    this.#outbox.push(typeof frame === "string" ? line(frame) : frame);
+    const bytes = typeof frame === "string" ? line(frame) : frame;
+    if (this.tailor === null) return this.#outbox.push(bytes);
+    const fitted = this.tailor(bytes);
+    if (fitted instanceof Uint8Array) this.#outbox.push(fitted);
+    else for (const part of fitted) if (part.length > 0) this.#outbox.push(part);
   }
 
   /** Marks the session backed up or not; the door's sweep calls it. */
