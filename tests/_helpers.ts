@@ -54,14 +54,29 @@ export class LineClient implements AsyncDisposable {
   #closed = false;
   readonly done: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn) {
+  readonly #crlf: boolean;
+
+  private constructor(conn: Deno.TcpConn, crlf = false) {
     this.conn = conn;
+    this.#crlf = crlf;
     this.done = this.#read();
   }
 
-  /** Connects to a server's TCP door. */
-  static async connect(addr: Deno.NetAddr): Promise<LineClient> {
-    return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }));
+  /** Connects to a server's TCP door; `crlf`: lines end in `\r\n` (IRC), and `lines` holds them without it. */
+  static async connect(addr: Deno.NetAddr, options: { crlf?: boolean } = {}): Promise<LineClient> {
+    return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }), options.crlf);
+  }
+
+  /**
+   * Connects to a server's IRC door and registers as `nick` (after `CAP REQ` of `caps`, when given),
+   * consuming everything up to the end of the MOTD.
+   */
+  static async irc(addr: Deno.NetAddr, nick: string, caps: readonly string[] = []): Promise<LineClient> {
+    const client = await LineClient.connect(addr, { crlf: true });
+    if (caps.length > 0) await client.send(`CAP LS 302\r\nCAP REQ :${caps.join(" ")}`);
+    await client.send(`NICK ${nick}\r\nUSER ${nick} 0 * :${nick}${caps.length > 0 ? "\r\nCAP END" : ""}`);
+    await client.expect(/^:hubbub 376 /);
+    return client;
   }
 
   /** Connects and logs in, consuming the `OK`. */
@@ -80,7 +95,7 @@ export class LineClient implements AsyncDisposable {
         partial += decoder.decode(chunk, { stream: true });
         const parts = partial.split("\n");
         partial = parts.pop()!;
-        this.lines.push(...parts);
+        this.lines.push(...(this.#crlf ? parts.map((p) => p.replace(/\r$/, "")) : parts));
         for (const wake of this.#waiters) wake();
       }
     } catch {
