@@ -363,7 +363,7 @@ Deno.test("IRC limits: over the connection limits the client gets ERROR; registr
 
 Deno.test("IRC metrics: connections are counted under the dialect irc", async () => {
   await using server = serve();
-  await using irc = await LineClient.irc(server.irc!, "ivan");
+  await using _irc = await LineClient.irc(server.irc!, "ivan");
   const text = await (await fetch(`http://${server.http!.hostname}:${server.http!.port}/metrics`)).text();
   assert.match(text, /hubbub_connections\{dialect="irc"\} 1/);
 });
