@@ -3,6 +3,10 @@
  * (as fast as a window of acknowledgements allows, or at a fixed rate), and counts what every client
  * receives: deliveries, latency from the send timestamp carried in each message, frames, bytes, drops.
  *
+ * IRC clients (`proto: "irc"`) register with `NICK`/`USER` and `JOIN #lobby` (or their room); in the `join`
+ * scenario each keeps the set of members its `353` replies and the `JOIN`/`PART`/`QUIT` lines since name, and
+ * has "the full list" once that set holds every client.
+ *
  * Run by `bench/run.ts` as its own process (`deno run bench/gen.ts '<spec JSON>'`), it reports JSON lines
  * on stdout (`ready`, `start`, `end`, `result`) and waits for `go` on stdin after `ready`, so the runner
  * can read `/proc` at the right moments. Tests call {@linkcode runGenerator} in process.
@@ -33,12 +37,12 @@ import {
 export interface GenSpec {
   /** Server address. */
   readonly host: string;
-  /** Server port (the HTTP port for WebSocket clients, the TCP port for TCP clients). */
+  /** Server port (the HTTP port for WebSocket clients, the TCP port for TCP clients, the IRC port for IRC). */
   readonly port: number;
   /** Which server: hubbub speaks the documented `/ws` dialect or the command dialect; the baseline relays. */
   readonly server: "hubbub" | "baseline";
   /** Client transport. */
-  readonly proto: "ws" | "tcp";
+  readonly proto: "ws" | "tcp" | "irc";
   /**
    * `fanout`: senders send, everyone counts, for `measureMs` after `warmupMs`.
    * `count`: every sender sends exactly `count` messages; waits until every delivery arrived (tests).
@@ -166,7 +170,16 @@ const P_ERROR = ascii('{"Action":"error"');
 const P_USERS = ascii('"Users":[');
 const P_OK = ascii("OK");
 const P_ERR = ascii("ERR");
+const P_ENDOFNAMES = ascii(":hubbub 366 ");
+const P_NAMREPLY = ascii(":hubbub 353 ");
+const P_PING = ascii("PING ");
+const P_IRC_REFUSED = [ascii(":hubbub 404 "), ascii(":hubbub 401 "), ascii("ERROR ")];
 const TOTALS = ["Total", "Count", "total", "count"].map((k) => ascii(`"${k}":`));
+const BANG = ascii("!");
+const SPACE = ascii(" ");
+const JOIN = ascii("JOIN ");
+const PART = ascii("PART ");
+const QUIT = ascii("QUIT ");
 
 interface Gate {
   promise: Promise<void>;
@@ -211,6 +224,8 @@ class Client {
   listFrames = 0;
   usernames = 0;
   fullAt = 0;
+  /** IRC `join`: the members this client knows of (its NAMES, then JOINs, PARTs and QUITs). */
+  members: Set<string> | null = null;
   // Sending.
   inflight = 0;
   seq = 0;
@@ -283,7 +298,7 @@ class Client {
 
   #consume(): void {
     const gen = this.gen;
-    if (gen.spec.proto === "tcp") {
+    if (gen.spec.proto !== "ws") {
       const used = parseLines(this.buf, this.fill, gen.onLine(this));
       this.#shift(used);
       return;
@@ -462,7 +477,12 @@ class Generator {
       client.checkReady();
       return;
     }
-    if (client.side) {
+    if (client.side && spec.proto === "irc") {
+      out.line(`NICK ${client.name}\r`);
+      out.line(`USER ${client.name} 0 * :${client.name}\r`);
+      out.line("JOIN #side\r");
+      client.needOks = 1;
+    } else if (client.side) {
       // Side room: join it, leave lobby, then take a name (no presence noise in lobby).
       out.wsText(`{"Action":"join","Payload":{"Room":"side"}}`);
       out.wsText(`{"Action":"leave","Payload":{"Room":"lobby"}}`);
@@ -470,6 +490,12 @@ class Generator {
       client.needLists = 2;
     } else if (spec.scenario === "join") {
       // Nameless until the join phase.
+    } else if (spec.proto === "irc") {
+      const roomSize = spec.roomSize ?? 0;
+      out.line(`NICK ${client.name}\r`);
+      out.line(`USER ${client.name} 0 * :${client.name}\r`);
+      out.line(`JOIN #${roomSize > 0 ? `r${Math.floor(client.index / roomSize)}` : "lobby"}\r`);
+      client.needOks = 1;
     } else if (spec.proto === "ws") {
       const roomSize = spec.roomSize ?? 0;
       if (roomSize > 0) {
@@ -585,6 +611,7 @@ class Generator {
 
   #control(client: Client, buf: Uint8Array, start: number, end: number): void {
     const { spec } = this;
+    if (spec.proto === "irc") return this.#ircControl(client, buf, start, end);
     if (spec.proto === "ws") {
       if (startsWith(buf, start, end, P_USERLIST)) {
         if (client.needLists > 0 && --client.needLists === 0) client.checkReady();
@@ -613,6 +640,41 @@ class Generator {
         this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
       }
     }
+  }
+
+  /** IRC lines that are not deliveries: the end of a NAMES reply (setup), refusals, PINGs, and in the join
+   * scenario the member set (NAMES, JOIN, PART, QUIT). */
+  #ircControl(client: Client, buf: Uint8Array, start: number, end: number): void {
+    if (startsWith(buf, start, end, P_PING)) {
+      client.out.line("PONG :hubbub\r");
+      client.flush();
+    } else if (startsWith(buf, start, end, P_ENDOFNAMES)) {
+      if (client.needOks > 0 && --client.needOks === 0) client.checkReady();
+    } else if (P_IRC_REFUSED.some((p) => startsWith(buf, start, end, p))) {
+      if (this.counting) this.refused++;
+      this.#answered(client);
+      this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
+    }
+    if (!this.joinCounting || client.side) return;
+    const members = client.members ??= new Set();
+    if (startsWith(buf, start, end, P_NAMREPLY)) {
+      this.joinLists++;
+      this.joinListBytes += end - start;
+      client.listFrames++;
+      const text = new TextDecoder().decode(buf.subarray(start, end)).trimEnd();
+      for (const name of text.slice(text.indexOf(":", 1) + 1).split(" ")) members.add(name);
+    } else if (buf[start] === 0x3a) {
+      // `:nick!nick@hubbub JOIN #lobby`, `... PART #lobby`, `... QUIT :why`
+      const bang = indexOf(buf, start, end, BANG);
+      const space = indexOf(buf, start, end, SPACE);
+      if (bang === -1 || space === -1 || bang > space) return;
+      const name = new TextDecoder().decode(buf.subarray(start + 1, bang));
+      if (startsWith(buf, space + 1, end, JOIN)) members.add(name);
+      else if (startsWith(buf, space + 1, end, PART) || startsWith(buf, space + 1, end, QUIT)) {
+        members.delete(name);
+      }
+    }
+    if (client.fullAt === 0 && members.size >= this.spec.clients) this.#full(client);
   }
 
   /**
@@ -676,7 +738,9 @@ class Generator {
 
   #encodeMessage(client: Client, text: string): void {
     if (this.spec.proto === "tcp") client.out.line(text);
-    else if (this.spec.server === "baseline") {
+    else if (this.spec.proto === "irc") {
+      client.out.line(`PRIVMSG #${client.side ? "side" : "lobby"} :${text}\r`);
+    } else if (this.spec.server === "baseline") {
       client.out.wsText(`{"Action":"broadcast","Payload":{"Message":"${text}"}}`);
     } else if (client.side) {
       client.out.wsText(`{"Action":"broadcast","Payload":{"Message":"${text}","Room":"side"}}`);
@@ -926,8 +990,11 @@ class Generator {
       })
       : () => {};
     for (const client of this.clients) {
-      const frame = `{"Action":"username","Payload":{"Username":"${client.name}"}}`;
-      client.out.wsText(frame);
+      if (spec.proto === "irc") {
+        client.out.line(`NICK ${client.name}\r`);
+        client.out.line(`USER ${client.name} 0 * :${client.name}\r`);
+        client.out.line("JOIN #lobby\r");
+      } else client.out.wsText(`{"Action":"username","Payload":{"Username":"${client.name}"}}`);
       client.flush();
     }
     const want = this.clients.length;
