@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { LineClient, serve, WsClient } from "../_helpers.ts";
+import { Child, LineClient, serve, WsClient } from "../_helpers.ts";
 import { Framework, Ii, Ncat, Weechat } from "./_irc_clients.ts";
 
 const CI = Deno.env.get("CI") === "true";
@@ -161,12 +161,15 @@ Deno.test({
 });
 
 Deno.test({
-  name: "IRC with ncat: the README's session, typed line by line, works",
+  name: "IRC with ncat: the README's session, typed line by line against hubbub's own process, works",
   ignore: !have.ncat && !CI,
   async fn() {
-    await using server = serve();
-    await using tcp = await LineClient.login(server.tcp!, "tom");
-    await using ncat = Ncat.start(server.irc!, ["-C"]);
+    // hubbub as `deno task start` runs it, with the IRC door on a free port (HUBBUB_IRC, see Child).
+    await using child = new Child(["run", "-P=server", "main.ts", "--tcp", "127.0.0.1:0", "--http", "off"]);
+    const up = await child.record("hubbub is up");
+    assert.match(String((up.properties as Record<string, unknown>).irc), /^127\.0\.0\.1:\d+$/);
+    await using tcp = await LineClient.login(await child.tcpAddr(), "tom");
+    await using ncat = Ncat.start(await child.ircAddr(), ["-C"]);
     const typed = (line: string) => ncat.type(line);
     const output = ncat;
     await typed("NICK alice");

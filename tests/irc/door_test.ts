@@ -5,7 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { delay, eventually, LineClient, roomHistory, serve, WsClient } from "../_helpers.ts";
+import { anyText, params, sharpText, SOCKET_RUNS } from "../fuzz/_fuzz.ts";
 
 const named = async (addr: Deno.NetAddr, name: string, room?: string): Promise<WsClient> => {
   const ws = await WsClient.open(addr, "/ws");
@@ -366,4 +368,58 @@ Deno.test("IRC metrics: connections are counted under the dialect irc", async ()
   await using _irc = await LineClient.irc(server.irc!, "ivan");
   const text = await (await fetch(`http://${server.http!.hostname}:${server.http!.port}/metrics`)).text();
   assert.match(text, /hubbub_connections\{dialect="irc"\} 1/);
+});
+
+Deno.test("IRC rate limit: over --rate lines wait (fakelag) with one NOTICE, and all of them arrive in order", async () => {
+  await using server = serve({ rate: 20, burst: 3 });
+  await using tcp = await LineClient.login(server.tcp!, "tom");
+  await using irc = await LineClient.irc(server.irc!, "ivan");
+  await irc.send("JOIN #lobby");
+  await irc.expect(/^:hubbub 366 /);
+  const started = performance.now();
+  await irc.send(Array.from({ length: 10 }, (_, i) => `PRIVMSG #lobby :line ${i}`).join("\r\n"));
+  await irc.expect(":hubbub NOTICE ivan :rate-limited: slow down");
+  for (let i = 0; i < 10; i++) await tcp.expect(`MSG ivan line ${i}`);
+  // The JOIN, then 10 lines with a burst of 3 (less the JOIN's token) at 20 a second: over 300 ms.
+  assert.ok(performance.now() - started > 300, "the lines were slowed down");
+  assert.equal(irc.lines.filter((l) => l.includes("rate-limited")).length, 1, "told once per episode");
+});
+
+Deno.test("IRC shutdown: every IRC client is told with ERROR before the close", async () => {
+  const server = serve();
+  const irc = await LineClient.irc(server.irc!, "ivan");
+  try {
+    await server.shutdown();
+    await irc.expect("ERROR :Closing Link: server shutting down");
+    await irc.closedByServer();
+  } finally {
+    await irc.close();
+  }
+});
+
+Deno.test("IRC door: random lines never crash it; the connection answers a PING after each batch", async () => {
+  await using server = serve();
+  await using irc = await LineClient.irc(server.irc!, "fuzz");
+  let n = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(
+        fc.oneof(
+          anyText,
+          sharpText,
+          fc.constantFrom("JOIN #a,#b,0", "PRIVMSG :x", "CAP REQ", "MODE", "CHATHISTORY LATEST"),
+        ),
+        {
+          maxLength: 5,
+        },
+      ),
+      async (lines) => {
+        const clean = lines.map((l) => l.replace(/[\r\n]/g, " ").replace(/^\s*QUIT\b/i, "X"));
+        await irc.send([...clean, `PING :p${++n}`].join("\r\n"));
+        await irc.expect(`:hubbub PONG hubbub p${n}`);
+      },
+    ),
+    params(SOCKET_RUNS),
+  );
+  assert.ok(!irc.closed);
 });
