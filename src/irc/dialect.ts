@@ -224,7 +224,10 @@ function user(ctx: Ctx, message: IrcMessage): void | Promise<void> {
   if (ctx.state.registered) {
     return say(ctx, numeric(ERR.ALREADYREGISTERED, ctx.state.nick, "You may not reregister"));
   }
-  if (need(ctx, message, 4) === null) return;
+  // Some clients send an empty real name: only the user name must be there, and four parameters.
+  if (message.params.length < 4 || message.params[0] === "") {
+    return say(ctx, numeric(ERR.NEEDMOREPARAMS, ctx.state.nick, "USER", "Not enough parameters"));
+  }
   ctx.state.user = true;
   return register(ctx);
 }

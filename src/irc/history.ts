@@ -107,11 +107,10 @@ async function byTime(
     const result = await read(before === undefined ? { limit: 500 } : { before, limit: 500 });
     if (!result.ok) return result;
     const page = result.value.messages;
+    if (page.length === 0) break;
     seen.unshift(...page);
-    if (
-      page.length === 0 || page[0]!.time < time ||
-      (sub === "BEFORE" && seen.length - countAfter(seen, time) >= limit)
-    ) break;
+    // BEFORE needs `limit` messages older than `time`; the others, every message after it.
+    if (sub === "BEFORE" ? countBefore(seen, time) >= limit : page[0]!.time <= time) break;
     before = page[0]!.id;
   }
   const after = seen.filter((m) => m.time > time);
@@ -123,8 +122,10 @@ async function byTime(
   return { ok: true, value };
 }
 
-function countAfter(messages: readonly Message[], time: number): number {
-  return messages.filter((m) => m.time >= time).length;
+function countBefore(messages: readonly Message[], time: number): number {
+  let n = 0;
+  for (const m of messages) if (m.time < time) n++;
+  return n;
 }
 
 let batches = 0;
