@@ -306,6 +306,10 @@ function shoutDialect(calls: string[]): LineDialect {
     farewell: (connection, reason) => connection.session.send(`BYE ${reason}`),
     refusal: (reason) => `FULL ${reason}`,
     close: () => calls.push("close"),
+    quiet(connection) {
+      calls.push("quiet");
+      connection.session.send("STILL THERE?");
+    },
   };
 }
 
@@ -348,8 +352,12 @@ Deno.test("serveLines: a new line dialect plugs in with its own words, line leng
 
     await silent.expect("BYE login-timeout", 3000);
     await silent.closedByServer();
+    // Quiet for half the idle timeout: the dialect may ask (IRC's PING), once per quiet spell; then idle.
+    await alice.expect("STILL THERE?", 3000);
     await alice.expect("BYE idle", 3000);
     await alice.closedByServer();
+    assert.equal(alice.lines.filter((l) => l === "STILL THERE?").length, 1);
+    assert.ok(!silent.lines.includes("STILL THERE?"), "a connection still owing its login is not asked");
     await eventually(() => calls.filter((c) => c === "close").length === 2, "the dialect hears both closes");
     assert.equal(calls.filter((c) => c === "open").length, 2, "the refused connection never opened");
   } finally {
