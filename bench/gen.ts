@@ -175,8 +175,10 @@ const P_NAMREPLY = ascii(":hubbub 353 ");
 const P_PING = ascii("PING ");
 const P_IRC_REFUSED = [ascii(":hubbub 404 "), ascii(":hubbub 401 "), ascii("ERROR ")];
 const TOTALS = ["Total", "Count", "total", "count"].map((k) => ascii(`"${k}":`));
-const BANG = ascii("!");
+const DECODER = new TextDecoder();
 const SPACE = ascii(" ");
+const COLON = ascii(" :");
+const U = ascii("u");
 const JOIN = ascii("JOIN ");
 const PART = ascii("PART ");
 const QUIT = ascii("QUIT ");
@@ -224,8 +226,9 @@ class Client {
   listFrames = 0;
   usernames = 0;
   fullAt = 0;
-  /** IRC `join`: the members this client knows of (its NAMES, then JOINs, PARTs and QUITs). */
-  members: Set<string> | null = null;
+  /** IRC `join`: the big-room members this client knows of, by index (its NAMES, then JOINs, PARTs, QUITs). */
+  members: Uint8Array | null = null;
+  memberCount = 0;
   // Sending.
   inflight = 0;
   seq = 0;
@@ -642,39 +645,64 @@ class Generator {
     }
   }
 
-  /** IRC lines that are not deliveries: the end of a NAMES reply (setup), refusals, PINGs, and in the join
-   * scenario the member set (NAMES, JOIN, PART, QUIT). */
+  /**
+   * IRC lines that are not deliveries: the end of a NAMES reply (setup), refusals, PINGs, and in the join
+   * scenario the members a client knows of, from its `353` lines and the `JOIN`, `PART` and `QUIT` lines since.
+   * Big-room names are `u<index>`, so a member is a flag by index: no string per line.
+   */
   #ircControl(client: Client, buf: Uint8Array, start: number, end: number): void {
-    if (startsWith(buf, start, end, P_PING)) {
-      client.out.line("PONG :hubbub\r");
-      client.flush();
-    } else if (startsWith(buf, start, end, P_ENDOFNAMES)) {
-      if (client.needOks > 0 && --client.needOks === 0) client.checkReady();
-    } else if (P_IRC_REFUSED.some((p) => startsWith(buf, start, end, p))) {
-      if (this.counting) this.refused++;
-      this.#answered(client);
-      this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
+    if (buf[start] === 0x3a && buf[start + 1] === 0x75) {
+      // `:u12!u12@hubbub JOIN #lobby` (PART, QUIT): someone else's presence; nothing else starts with `:u`.
+      if (this.joinCounting && !client.side) this.#presence(client, buf, start, end);
+      return;
     }
-    if (!this.joinCounting || client.side) return;
-    const members = client.members ??= new Set();
     if (startsWith(buf, start, end, P_NAMREPLY)) {
+      if (!this.joinCounting || client.side) return;
       this.joinLists++;
       this.joinListBytes += end - start;
       client.listFrames++;
-      const text = new TextDecoder().decode(buf.subarray(start, end)).trimEnd();
-      for (const name of text.slice(text.indexOf(":", 1) + 1).split(" ")) members.add(name);
-    } else if (buf[start] === 0x3a) {
-      // `:nick!nick@hubbub JOIN #lobby`, `... PART #lobby`, `... QUIT :why`
-      const bang = indexOf(buf, start, end, BANG);
-      const space = indexOf(buf, start, end, SPACE);
-      if (bang === -1 || space === -1 || bang > space) return;
-      const name = new TextDecoder().decode(buf.subarray(start + 1, bang));
-      if (startsWith(buf, space + 1, end, JOIN)) members.add(name);
-      else if (startsWith(buf, space + 1, end, PART) || startsWith(buf, space + 1, end, QUIT)) {
-        members.delete(name);
+      // `:hubbub 353 u7 = #lobby :u1 u2 u7 ...`: every `u<n>` after the trailing `:`.
+      let i = indexOf(buf, start + 1, end, COLON);
+      while (i !== -1 && i < end) {
+        i = indexOf(buf, i, end, U);
+        if (i === -1) break;
+        const [n, next] = readInt(buf, i + 1, end);
+        this.#member(client, n, true);
+        i = next;
       }
+      this.#checkFull(client);
+    } else if (startsWith(buf, start, end, P_ENDOFNAMES)) {
+      if (client.needOks > 0 && --client.needOks === 0) client.checkReady();
+    } else if (startsWith(buf, start, end, P_PING)) {
+      client.out.line("PONG :hubbub\r");
+      client.flush();
+    } else if (P_IRC_REFUSED.some((p) => startsWith(buf, start, end, p))) {
+      if (this.counting) this.refused++;
+      this.#answered(client);
+      this.error(DECODER.decode(buf.subarray(start, Math.min(end, start + 200))));
     }
-    if (client.fullAt === 0 && members.size >= this.spec.clients) this.#full(client);
+  }
+
+  #presence(client: Client, buf: Uint8Array, start: number, end: number): void {
+    const [n, bang] = readInt(buf, start + 2, end);
+    const verb = indexOf(buf, bang, end, SPACE) + 1;
+    if (verb === 0) return;
+    if (startsWith(buf, verb, end, JOIN)) this.#member(client, n, true);
+    else if (startsWith(buf, verb, end, PART) || startsWith(buf, verb, end, QUIT)) {
+      this.#member(client, n, false);
+    }
+    this.#checkFull(client);
+  }
+
+  #member(client: Client, index: number, present: boolean): void {
+    const members = client.members ??= new Uint8Array(this.spec.clients);
+    if (index < 0 || index >= members.length || (members[index] === 1) === present) return;
+    members[index] = present ? 1 : 0;
+    client.memberCount += present ? 1 : -1;
+  }
+
+  #checkFull(client: Client): void {
+    if (client.fullAt === 0 && client.memberCount >= this.spec.clients) this.#full(client);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * Server replies of the IRC door: the numerics it uses, one function to write any of them, the welcome
  * (`001`–`005`, MOTD) and the replies built from the hub's member lists (`NAMES`, `WHO`), split to IRC's line
- * length and read page by page through `hub.members`.
+ * length, at most a page of `hub.members` (the list limit) each.
  * @module
  */
 
@@ -113,19 +113,11 @@ export function welcome(nick: string, info: WelcomeInfo): string[] {
   return lines;
 }
 
-/** Every member name of a room, read page by page (each page at most the list limit). */
-export function memberNames(hub: Hub, room: string): string[] {
-  const names: string[] = [];
-  let offset: number | null = 0;
-  while (offset !== null) {
-    const page = hub.members(room, { offset });
-    for (const member of page.members) names.push(member.name);
-    offset = page.next;
-  }
-  return names;
-}
-
-/** `353` lines naming every member of a room, each within 512 bytes, then `366`. */
+/**
+ * `353` lines naming a room's members, each within 512 bytes, then `366`. A room bigger than the list limit
+ * gets its first `--list-limit` names (in sort order, as every door's lists) and a `NOTICE` with the total:
+ * a full list per joiner would cost a crowd of N joiners N² names.
+ */
 export function namesReply(hub: Hub, nick: string, room: string): string[] {
   const channel = channelOf(room);
   const head = formatMessage({ source: SERVER, command: RPL.NAMREPLY, params: [nick, "=", channel, "x"] });
@@ -133,24 +125,38 @@ export function namesReply(hub: Hub, nick: string, room: string): string[] {
   const room_ = MAX_LINE_BYTES - 2 - (byteLength(head) - 1) - 1;
   const lines: string[] = [];
   let batch = "";
+  let bytes = 0;
   const flush = () => {
     if (batch === "") return;
     lines.push(formatMessage({ source: SERVER, command: RPL.NAMREPLY, params: [nick, "=", channel, batch] }));
     batch = "";
+    bytes = 0;
   };
-  for (const name of memberNames(hub, room)) {
+  const page = hub.members(room);
+  for (const { name } of page.members) {
     const safe = oneLine(name);
-    if (batch !== "" && byteLength(batch) + 1 + byteLength(safe) > room_) flush();
+    const size = byteLength(safe);
+    if (batch !== "" && bytes + 1 + size > room_) flush();
     batch = batch === "" ? safe : `${batch} ${safe}`;
+    bytes += (bytes === 0 ? 0 : 1) + size;
   }
   flush();
   lines.push(numeric(RPL.ENDOFNAMES, nick, channel, "End of /NAMES list."));
+  if (page.next !== null) {
+    lines.push(
+      fromServer(
+        "NOTICE",
+        nick,
+        `${channel} has ${page.total} members; NAMES lists the first ${page.members.length}`,
+      ),
+    );
+  }
   return lines;
 }
 
-/** `352` for each member of a room (or the one nick), then `315`. */
+/** `352` for each member of a room (the first `--list-limit`, as `NAMES`), or the one nick, then `315`. */
 export function whoReply(hub: Hub, nick: string, mask: string, room: string | null): string[] {
-  const names = room !== null ? memberNames(hub, room) : hub.online(mask) ? [mask] : [];
+  const names = room !== null ? hub.members(room).members.map((m) => m.name) : hub.online(mask) ? [mask] : [];
   const channel = room !== null ? channelOf(room) : "*";
   const lines = names.map((name) => {
     const safe = oneLine(name);

@@ -423,3 +423,25 @@ Deno.test("IRC door: random lines never crash it; the connection answers a PING 
   );
   assert.ok(!irc.closed);
 });
+
+Deno.test("IRC NAMES: split into lines within 512 bytes; past --list-limit the first names and a NOTICE", async () => {
+  await using server = serve({ listLimit: 40 });
+  const long = (i: number) => `member_${String(i).padStart(3, "0")}_${"x".repeat(20)}`;
+  const members = await Promise.all(
+    Array.from({ length: 45 }, (_, i) => LineClient.login(server.tcp!, long(i))),
+  );
+  try {
+    await using irc = await LineClient.irc(server.irc!, "ivan");
+    await irc.send("JOIN #lobby");
+    await irc.expect(/^:hubbub 366 ivan #lobby /);
+    const lines = irc.lines.filter((l) => l.startsWith(":hubbub 353 "));
+    assert.ok(lines.length > 1, "split");
+    for (const line of lines) assert.ok(new TextEncoder().encode(line).length + 2 <= 512, line);
+    const names = lines.flatMap((l) => l.slice(l.indexOf(" :") + 2).split(" "));
+    assert.equal(names.length, 40);
+    assert.deepEqual(names, [...names].sort(), "the first in sort order");
+    await irc.expect(":hubbub NOTICE ivan :#lobby has 46 members; NAMES lists the first 40");
+  } finally {
+    await Promise.all(members.map((m) => m.close()));
+  }
+});
