@@ -57,18 +57,39 @@ export function ircCodec(caps: IrcCaps): Codec {
   return codec;
 }
 
-/** Byte ranges of each member's line in a crowd's `JOIN` frame, by name key, for {@linkcode withoutSelf}. */
-const crowdLines = new WeakMap<Uint8Array, Map<string, readonly [number, number]>>();
+/**
+ * Frames a connection's {@linkcode FrameFitter} changes: a crowd's `JOIN` lines (each name key's byte range)
+ * and a `QUIT` (the name key). Every other frame goes to every connection as it is.
+ */
+const marks = new WeakMap<Uint8Array, Map<string, readonly [number, number]> | string>();
+
+/** A member's `QUIT` again within this long (the same disconnect, told once per shared room) is not sent. */
+const QUIT_REPEAT_MS = 1000;
 
 /**
- * A frame for this member: a crowd's summary of joins (one frame for the whole room) without the member's
- * own `JOIN`, which it had when it joined and which IRC clients take as joining again.
+ * Fits frames encoded once for everyone to one IRC connection: a crowd's summary of joins without the
+ * member's own `JOIN` (it had one when it joined, and IRC clients take another as joining again), and a
+ * member's `QUIT` once, not once for each room the hub tells it left.
  */
-export function withoutSelf(frame: Uint8Array, name: string | null): Uint8Array | readonly Uint8Array[] {
-  // One WeakMap look-up per frame; the name's key only for a crowd's frame.
-  const ranges = crowdLines.get(frame);
-  const own = ranges === undefined || name === null ? undefined : ranges.get(nameKey(name));
-  return own ? [frame.subarray(0, own[0]), frame.subarray(own[1])] : frame;
+export class FrameFitter {
+  #lastQuit: string | null = null;
+  #lastQuitAt = 0;
+
+  /** The frame for this connection, whose member name is `name`. */
+  fit(frame: Uint8Array, name: string | null): Uint8Array | readonly Uint8Array[] {
+    // One WeakMap look-up per frame; more only for the frames marked.
+    const mark = marks.get(frame);
+    if (mark === undefined) return frame;
+    if (typeof mark === "string") {
+      const now = performance.now();
+      if (mark === this.#lastQuit && now - this.#lastQuitAt < QUIT_REPEAT_MS) return [];
+      this.#lastQuit = mark;
+      this.#lastQuitAt = now;
+      return frame;
+    }
+    const own = name === null ? undefined : mark.get(nameKey(name));
+    return own ? [frame.subarray(0, own[0]), frame.subarray(own[1])] : frame;
+  }
 }
 
 function encode(event: ChatEvent, caps: IrcCaps): Frame | null {
@@ -87,17 +108,17 @@ function encode(event: ChatEvent, caps: IrcCaps): Frame | null {
           params: [channelOf(event.room)],
         }),
       ]);
-    case "leave":
-      return frame([
-        event.reason === "left"
-          ? formatMessage({
-            tags,
-            source: sourceOf(event.name),
-            command: "PART",
-            params: [channelOf(event.room)],
-          })
-          : formatMessage({ tags, source: sourceOf(event.name), command: "QUIT", params: ["disconnected"] }),
+    case "leave": {
+      if (event.reason === "left") {
+        const params = [channelOf(event.room)];
+        return frame([formatMessage({ tags, source: sourceOf(event.name), command: "PART", params })]);
+      }
+      const bytes = frame([
+        formatMessage({ tags, source: sourceOf(event.name), command: "QUIT", params: ["disconnected"] }),
       ]);
+      marks.set(bytes, nameKey(event.name));
+      return bytes;
+    }
     case "presence":
       return crowd(event, tags);
     case "notice":
@@ -130,7 +151,7 @@ function crowd(
     at += size;
   }
   const bytes = new TextEncoder().encode(lines.join(""));
-  if (ranges.size > 0) crowdLines.set(bytes, ranges);
+  if (ranges.size > 0) marks.set(bytes, ranges);
   return bytes;
 }
 

@@ -10,7 +10,7 @@ import type { Hub } from "../hub/hub.ts";
 import type { ErrorCode, Result } from "../model.ts";
 import { checkName, roomKey } from "../names.ts";
 import type { DoorClose, LineConnection, LineDialect } from "../net/lines/dialect.ts";
-import { channelOf, inboundText, ircCodec, roomOf, SERVER, sourceOf, withoutSelf } from "./codec.ts";
+import { channelOf, FrameFitter, inboundText, ircCodec, roomOf, SERVER, sourceOf } from "./codec.ts";
 import { CHATHISTORY_LIMIT, historyBatch, parseRequest, readHistory } from "./history.ts";
 import { formatMessage, frame, type IrcMessage, parseMessage, withinLimits } from "./message.ts";
 import { ERR, fromServer, namesReply, numeric, RPL, welcome, whoReply } from "./replies.ts";
@@ -49,6 +49,8 @@ interface IrcState {
   readonly caps: Set<string>;
   /** `PASS`, kept for the account login (see {@linkcode claimNick}). */
   password: string | null;
+  /** Fits frames encoded for everyone to this connection. */
+  readonly fitter: FrameFitter;
 }
 
 /** What a command handler works with. */
@@ -62,6 +64,8 @@ interface Ctx {
 type Handler = (ctx: Ctx, message: IrcMessage) => void | Promise<void>;
 
 const states = new WeakMap<LineConnection, IrcState>();
+/** For frames sent before a connection's state exists (none in practice): crowds still lose the own JOIN. */
+const SHARED_FITTER = new FrameFitter();
 
 /** The IRC dialect. */
 export function ircDialect(options: IrcDialectOptions): LineDialect {
@@ -76,6 +80,7 @@ export function ircDialect(options: IrcDialectOptions): LineDialect {
         negotiating: false,
         caps: new Set(),
         password: null,
+        fitter: new FrameFitter(),
       };
       states.set(connection, state);
     }
@@ -105,7 +110,8 @@ export function ircDialect(options: IrcDialectOptions): LineDialect {
     quiet(connection) {
       say(ctxOf(connection), `PING :${SERVER}`);
     },
-    tailor: (connection, bytes) => withoutSelf(bytes, connection.client.name),
+    tailor: (connection, bytes) =>
+      (states.get(connection)?.fitter ?? SHARED_FITTER).fit(bytes, connection.client.name),
     close(connection) {
       states.delete(connection);
     },

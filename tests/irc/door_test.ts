@@ -445,3 +445,16 @@ Deno.test("IRC NAMES: split into lines within 512 bytes; past --list-limit the f
     await Promise.all(members.map((m) => m.close()));
   }
 });
+
+Deno.test("IRC QUIT: a member who disconnects from two shared rooms is told once", async () => {
+  await using server = serve();
+  const ws = await named(server.http!, "wendy", "dev");
+  await using irc = await LineClient.irc(server.irc!, "ivan");
+  await irc.send("JOIN #lobby,#dev");
+  await irc.expect(/^:hubbub 366 ivan #dev /);
+  await ws.close();
+  await irc.expect(":wendy!wendy@hubbub QUIT disconnected");
+  await irc.send("PING :after");
+  await irc.expect(":hubbub PONG hubbub after");
+  assert.equal(irc.lines.filter((l) => l.includes(" QUIT ")).length, 1, irc.lines.slice(-5).join("\n"));
+});

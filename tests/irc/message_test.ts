@@ -18,12 +18,12 @@ import {
 } from "../../src/irc/message.ts";
 import {
   channelOf,
+  FrameFitter,
   inboundText,
   ircCodec,
   messageLines,
   roomOf,
   splitText,
-  withoutSelf,
 } from "../../src/irc/codec.ts";
 import { ERR, numeric, RPL, welcome } from "../../src/irc/replies.ts";
 import { CHATHISTORY_LIMIT, parseRef, parseRequest } from "../../src/irc/history.ts";
@@ -262,15 +262,34 @@ Deno.test("IRC codec: presence summaries are JOIN/PART lines; a member's own JOI
     all,
     ":ann!ann@hubbub JOIN #dev\r\n:bob!bob@hubbub JOIN #dev\r\n:cat!cat@hubbub JOIN #dev\r\n",
   );
-  const forBob = withoutSelf(bytes, "Bob") as Uint8Array[];
+  const fitter = new FrameFitter();
+  const forBob = fitter.fit(bytes, "Bob") as Uint8Array[];
   assert.equal(
     forBob.map((b) => decoder.decode(b)).join(""),
     ":ann!ann@hubbub JOIN #dev\r\n:cat!cat@hubbub JOIN #dev\r\n",
   );
-  assert.equal(withoutSelf(bytes, "dan"), bytes);
+  assert.equal(fitter.fit(bytes, "dan"), bytes);
   const left = codec.encode({ kind: "presence", room: "dev", joined: [], left: ["ann"] }) as Uint8Array;
   assert.equal(decoder.decode(left), ":ann!ann@hubbub PART #dev\r\n");
-  assert.equal(withoutSelf(left, "ann"), left, "a leave summary is never cut");
+  assert.equal(fitter.fit(left, "ann"), left, "a leave summary is never cut");
+  // A member who quits is told once, not once per room one shares with them.
+  const quitA = codec.encode({
+    kind: "leave",
+    room: "a",
+    name: "ann",
+    conn: "c",
+    reason: "disconnected",
+  }) as Uint8Array;
+  const quitB = codec.encode({
+    kind: "leave",
+    room: "b",
+    name: "ann",
+    conn: "c",
+    reason: "disconnected",
+  }) as Uint8Array;
+  assert.equal(fitter.fit(quitA, "bob"), quitA);
+  assert.deepEqual(fitter.fit(quitB, "bob"), []);
+  assert.equal(new FrameFitter().fit(quitB, "cat"), quitB, "each connection has its own");
   assert.equal(codec.encode({ kind: "users", room: "dev", users: [], total: 0, offset: 0 }), null);
   assert.equal(codec.encode({ kind: "typing", room: "dev", name: "ann" }), null);
   const quit = codec.encode({
