@@ -114,7 +114,13 @@ function encode(event: ChatEvent, caps: IrcCaps): Frame | null {
         return frame([formatMessage({ tags, source: sourceOf(event.name), command: "PART", params })]);
       }
       const bytes = frame([
-        formatMessage({ tags, source: sourceOf(event.name), command: "QUIT", params: ["disconnected"] }),
+        formatMessage({
+          tags,
+          source: sourceOf(event.name),
+          command: "QUIT",
+          params: ["disconnected"],
+          trailing: true,
+        }),
       ]);
       marks.set(bytes, nameKey(event.name));
       return bytes;
@@ -123,10 +129,18 @@ function encode(event: ChatEvent, caps: IrcCaps): Frame | null {
       return crowd(event, tags);
     case "notice":
       return frame([
-        formatMessage({ tags, source: SERVER, command: "NOTICE", params: ["*", oneLine(event.text)] }),
+        formatMessage({
+          tags,
+          source: SERVER,
+          command: "NOTICE",
+          params: ["*", oneLine(event.text)],
+          trailing: true,
+        }),
       ]);
     case "shutdown":
-      return frame([formatMessage({ command: "ERROR", params: ["Closing Link: server shutting down"] })]);
+      return frame([
+        formatMessage({ command: "ERROR", params: ["Closing Link: server shutting down"], trailing: true }),
+      ]);
     default:
       // Full member lists are for dialects without JOIN and PART; typing is not relayed to IRC.
       return null;
@@ -185,7 +199,9 @@ export function messageLines(
       ? [...tags, ["msgid", String(message.id)] as const]
       : tags;
     const text = action === null ? part : `\x01ACTION ${part}\x01`;
-    lines.push(formatMessage({ tags: lineTags, source, command: "PRIVMSG", params: [target, text] }));
+    lines.push(
+      formatMessage({ tags: lineTags, source, command: "PRIVMSG", params: [target, text], trailing: true }),
+    );
   }
   return lines;
 }

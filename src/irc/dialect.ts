@@ -125,7 +125,11 @@ const FAREWELLS: Record<DoorClose, string> = {
 };
 
 function closing(nick: string | null, why: string): string {
-  return formatMessage({ command: "ERROR", params: [`Closing Link: ${nick ?? "*"} (${why})`] });
+  return formatMessage({
+    command: "ERROR",
+    params: [`Closing Link: ${nick ?? "*"} (${why})`],
+    trailing: true,
+  });
 }
 
 /** Sends lines, each ended by `\r\n`, in one frame. */
@@ -373,7 +377,10 @@ function partOne(ctx: Ctx, channel: string, reason: string | null): void {
     return say(ctx, numeric(ERR.NOTONCHANNEL, state.nick, channel, "You're not on that channel"));
   }
   const params = reason === null ? [channelOf(left.value)] : [channelOf(left.value), reason];
-  say(ctx, formatMessage({ source: sourceOf(state.nick!), command: "PART", params }));
+  say(
+    ctx,
+    formatMessage({ source: sourceOf(state.nick!), command: "PART", params, trailing: reason !== null }),
+  );
 }
 
 function names(ctx: Ctx, message: IrcMessage): void {
@@ -515,6 +522,7 @@ function whois(ctx: Ctx, message: IrcMessage): void {
       source: SERVER,
       command: RPL.WHOISUSER,
       params: [me, target, target, SERVER, "*", target],
+      trailing: true,
     }),
     numeric(RPL.WHOISSERVER, me, target, SERVER, "hubbub"),
     end,
@@ -524,7 +532,7 @@ function whois(ctx: Ctx, message: IrcMessage): void {
 function ping(ctx: Ctx, message: IrcMessage): void {
   const token = message.params[0];
   if (token === undefined) return say(ctx, numeric(ERR.NOORIGIN, ctx.state.nick, "No origin specified"));
-  say(ctx, formatMessage({ source: SERVER, command: "PONG", params: [SERVER, token] }));
+  say(ctx, formatMessage({ source: SERVER, command: "PONG", params: [SERVER, token], trailing: true }));
 }
 
 function quit(ctx: Ctx, message: IrcMessage): void {

@@ -12,8 +12,8 @@
 import type { Client, Hub } from "../hub/hub.ts";
 import type { ChatMessage, DirectMessage, Result } from "../model.ts";
 import type { Range, RangeOptions } from "../store/store.ts";
-import { type IrcCaps, messageLines, roomOf } from "./codec.ts";
-import { fromServer } from "./replies.ts";
+import { type IrcCaps, messageLines, roomOf, SERVER } from "./codec.ts";
+import { formatMessage } from "./message.ts";
 
 /** Most messages one `CHATHISTORY` answers (`CHATHISTORY=` in `RPL_ISUPPORT`). */
 export const CHATHISTORY_LIMIT = 100;
@@ -139,8 +139,8 @@ export function historyBatch(
   if (!caps.batch) return messages.flatMap((m) => messageLines(m, caps));
   const id = `h${(++batches).toString(36)}`;
   return [
-    fromServer("BATCH", `+${id}`, "chathistory", target),
+    formatMessage({ source: SERVER, command: "BATCH", params: [`+${id}`, "chathistory", target] }),
     ...messages.flatMap((m) => messageLines(m, caps, { batch: id })),
-    fromServer("BATCH", `-${id}`),
+    formatMessage({ source: SERVER, command: "BATCH", params: [`-${id}`] }),
   ];
 }

@@ -126,13 +126,16 @@ export function tagSection(tags: Iterable<readonly [string, string]>): string {
 
 /**
  * Writes a message as one line (without `\r\n`). The last parameter gets a `:` when it is empty, holds a space
- * or starts with `:`; the others must be none of those (callers pass names, channels and numbers).
+ * or starts with `:`, or always when `trailing` says it is text (a message, a reason, a list of names): bots
+ * that split lines at ` :` find it there even when it is one word. The other parameters must be none of those
+ * (callers pass names, channels and numbers).
  */
 export function formatMessage(message: {
   readonly tags?: Iterable<readonly [string, string]>;
   readonly source?: string | null;
   readonly command: string;
   readonly params?: readonly string[];
+  readonly trailing?: boolean;
 }): string {
   let out = message.tags ? tagSection(message.tags) : "";
   if (message.source) out += `:${message.source} `;
@@ -141,9 +144,8 @@ export function formatMessage(message: {
   for (let i = 0; i < params.length; i++) {
     const param = params[i]!;
     const last = i === params.length - 1;
-    out += last && (param === "" || param.includes(" ") || param.startsWith(":"))
-      ? ` :${param}`
-      : ` ${param}`;
+    const colon = last && (message.trailing || param === "" || param.includes(" ") || param.startsWith(":"));
+    out += colon ? ` :${param}` : ` ${param}`;
   }
   return out;
 }

@@ -70,12 +70,17 @@ export const ERR = {
 
 /** A numeric reply to `nick` (`*` before it has one): `:hubbub 433 * alice :Nickname is already in use`. */
 export function numeric(code: string, nick: string | null, ...params: string[]): string {
-  return formatMessage({ source: SERVER, command: code, params: [nick ?? "*", ...params.map(oneLine)] });
+  return formatMessage({
+    source: SERVER,
+    command: code,
+    params: [nick ?? "*", ...params.map(oneLine)],
+    trailing: true,
+  });
 }
 
 /** A line from the server that is not a numeric (`PONG`, `CAP`, `NOTICE`, `BATCH`). */
 export function fromServer(command: string, ...params: string[]): string {
-  return formatMessage({ source: SERVER, command, params });
+  return formatMessage({ source: SERVER, command, params, trailing: true });
 }
 
 /** What the welcome says about this server. */
@@ -128,7 +133,14 @@ export function namesReply(hub: Hub, nick: string, room: string): string[] {
   let bytes = 0;
   const flush = () => {
     if (batch === "") return;
-    lines.push(formatMessage({ source: SERVER, command: RPL.NAMREPLY, params: [nick, "=", channel, batch] }));
+    lines.push(
+      formatMessage({
+        source: SERVER,
+        command: RPL.NAMREPLY,
+        params: [nick, "=", channel, batch],
+        trailing: true,
+      }),
+    );
     batch = "";
     bytes = 0;
   };

@@ -34,7 +34,7 @@ Deno.test("IRC registration: CAP LS/REQ/END, PASS ignored, NICK and USER, then 0
   await delay(100);
   assert.ok(!irc.unread().some((l) => / 001 /.test(l)), "registration waits for CAP END");
   await irc.send("CAP REQ :server-time\r\nCAP END");
-  await irc.expect(":hubbub CAP * ACK server-time");
+  await irc.expect(":hubbub CAP * ACK :server-time");
   await irc.expect(":hubbub 001 alice :Welcome to hubbub, alice");
   for (const code of ["002", "003", "004"]) await irc.expect(new RegExp(`^:hubbub ${code} alice `));
   const isupport = (await irc.expect(/^:hubbub 005 alice /)).split(" ");
@@ -54,7 +54,7 @@ Deno.test("IRC registration: CAP LS/REQ/END, PASS ignored, NICK and USER, then 0
   await irc.expect(/^:hubbub 372 alice :- Rooms are channels/);
   await irc.expect(/^:hubbub 376 alice /);
   await irc.send("CAP LIST");
-  await irc.expect(":hubbub CAP alice LIST server-time");
+  await irc.expect(":hubbub CAP alice LIST :server-time");
   await irc.send("USER again 0 * :x");
   await irc.expect(":hubbub 462 alice :You may not reregister");
 });
@@ -78,7 +78,7 @@ Deno.test("IRC nicks: taken in another door is 433, not a hubbub name is 432, th
   await irc.expect(/^:hubbub 001 dave /);
   // Now taken for everyone else, in every door.
   await tcp.send("DM dave hi");
-  await irc.expect(":bob!bob@hubbub PRIVMSG dave hi");
+  await irc.expect(":bob!bob@hubbub PRIVMSG dave :hi");
   await using other = await LineClient.connect(server.tcp!);
   await other.send("LOGIN Dave");
   await other.expect("ERR username-taken");
@@ -146,8 +146,8 @@ Deno.test("IRC rooms: #lobby with a TCP client and a /ws client, messages and AC
   await tcp.send("hello from tcp");
   await irc.expect(":tom!tom@hubbub PRIVMSG #lobby :hello from tcp");
   ws.send({ Action: "broadcast", Payload: { Message: "two\nlines" } });
-  await irc.expect(":wendy!wendy@hubbub PRIVMSG #lobby two");
-  await irc.expect(":wendy!wendy@hubbub PRIVMSG #lobby lines");
+  await irc.expect(":wendy!wendy@hubbub PRIVMSG #lobby :two");
+  await irc.expect(":wendy!wendy@hubbub PRIVMSG #lobby :lines");
 
   await irc.send("PRIVMSG #lobby :\x01ACTION waves\x01");
   await tcp.expect("MSG ivan * ivan waves");
@@ -164,7 +164,7 @@ Deno.test("IRC rooms: #lobby with a TCP client and a /ws client, messages and AC
   ws.send({ Action: "broadcast", Payload: { Message: "in hash dev", Room: "#dev" } });
   await irc.expect(":wendy!wendy@hubbub PRIVMSG ##dev :in hash dev");
   await ws.close();
-  await irc.expect(":wendy!wendy@hubbub QUIT disconnected");
+  await irc.expect(":wendy!wendy@hubbub QUIT :disconnected");
   await irc.send("PART ##dev :bye now");
   await irc.expect(":ivan!ivan@hubbub PART ##dev :bye now");
   await irc.send("PART ##dev");
@@ -185,7 +185,7 @@ Deno.test("IRC DMs: PRIVMSG to a nick both ways with TCP and /ws; NOTICE is deli
   ws.send({ Action: "private", Payload: { To: "ivan", Message: "hi ivan" } });
   await irc.expect(":wendy!wendy@hubbub PRIVMSG ivan :hi ivan");
   await irc.send("NOTICE nobody :lost\r\nPING :after");
-  await irc.expect(":hubbub PONG hubbub after");
+  await irc.expect(":hubbub PONG hubbub :after");
   assert.ok(!irc.lines.some((l) => / 401 /.test(l)), "no error for a NOTICE");
 });
 
@@ -206,13 +206,13 @@ Deno.test("IRC history: CHATHISTORY LATEST/BEFORE/AFTER by msgid and timestamp, 
   const id = open.split(" ")[2]!.slice(1);
   assert.match(
     await irc.expect(/PRIVMSG/),
-    new RegExp(`^@batch=${id};time=\\S+;msgid=4 :tom!tom@hubbub PRIVMSG #lobby m4$`),
+    new RegExp(`^@batch=${id};time=\\S+;msgid=4 :tom!tom@hubbub PRIVMSG #lobby :m4$`),
   );
-  assert.match(await irc.expect(/PRIVMSG/), /msgid=5 .* m5$/);
+  assert.match(await irc.expect(/PRIVMSG/), /msgid=5 .* :m5$/);
   await irc.expect(`:hubbub BATCH -${id}`);
   // Live messages after the replay, once.
   await tcp.send("m6");
-  assert.match(await irc.expect(/PRIVMSG/), /msgid=6 .* m6$/);
+  assert.match(await irc.expect(/PRIVMSG/), /msgid=6 .* :m6$/);
 
   const texts = async (request: string) => {
     await irc.send(`CHATHISTORY ${request}`);
@@ -257,7 +257,7 @@ Deno.test("IRC history: CHATHISTORY LATEST/BEFORE/AFTER by msgid and timestamp, 
   // A client without the capabilities gets no replay on join.
   await using plain = await LineClient.irc(server.irc!, "paul");
   await plain.send("JOIN #lobby\r\nPING :done");
-  await plain.expect(":hubbub PONG hubbub done");
+  await plain.expect(":hubbub PONG hubbub :done");
   assert.ok(!plain.lines.some((l) => /^(@\S+ )?:\S+ (PRIVMSG|BATCH) /.test(l)), plain.lines.join("\n"));
 });
 
@@ -266,7 +266,7 @@ Deno.test("IRC echo-message: the sender gets its own message and DM back, with i
   await using tcp = await LineClient.login(server.tcp!, "tom");
   await using irc = await LineClient.irc(server.irc!, "ivan", ["echo-message", "server-time"]);
   await irc.send("JOIN #lobby\r\nPRIVMSG #lobby :echoed\r\nPRIVMSG tom :dm echoed");
-  await irc.expect(/^@time=\S+ :ivan!ivan@hubbub PRIVMSG #lobby echoed$/);
+  await irc.expect(/^@time=\S+ :ivan!ivan@hubbub PRIVMSG #lobby :echoed$/);
   await irc.expect(/^@time=\S+ :ivan!ivan@hubbub PRIVMSG tom :dm echoed$/);
   await tcp.expect("DM ivan dm echoed");
 });
@@ -284,7 +284,7 @@ Deno.test("IRC queries: NAMES, WHO, WHOIS, LIST, TOPIC, MODE, AWAY, ISON, USERHO
   await irc.expect(":hubbub 352 ivan #lobby tom hubbub hubbub tom H :0 tom");
   await irc.expect(":hubbub 315 ivan #lobby :End of WHO list.");
   await irc.send("WHOIS tom");
-  await irc.expect(":hubbub 311 ivan tom tom hubbub * tom");
+  await irc.expect(":hubbub 311 ivan tom tom hubbub * :tom");
   await irc.expect(":hubbub 318 ivan tom :End of /WHOIS list.");
   await irc.send("WHOIS nobody");
   await irc.expect(":hubbub 401 ivan nobody :No such nick");
@@ -295,17 +295,17 @@ Deno.test("IRC queries: NAMES, WHO, WHOIS, LIST, TOPIC, MODE, AWAY, ISON, USERHO
   await irc.expect(":hubbub 331 ivan #lobby :No topic is set");
   await irc.expect(/^:hubbub 482 ivan #lobby :/);
   await irc.send("MODE #lobby\r\nMODE #lobby b\r\nMODE #lobby +o tom\r\nMODE ivan +i\r\nMODE tom");
-  await irc.expect(":hubbub 324 ivan #lobby +");
-  await irc.expect(/^:hubbub 329 ivan #lobby \d+$/);
+  await irc.expect(":hubbub 324 ivan #lobby :+");
+  await irc.expect(/^:hubbub 329 ivan #lobby :\d+$/);
   await irc.expect(":hubbub 368 ivan #lobby :End of channel ban list");
   await irc.expect(/^:hubbub 482 ivan #lobby :/);
-  await irc.expect(":hubbub 221 ivan +");
+  await irc.expect(":hubbub 221 ivan :+");
   await irc.expect(/^:hubbub 502 ivan :/);
   await irc.send("AWAY :lunch\r\nAWAY\r\nISON tom nobody ivan\r\nUSERHOST tom");
   await irc.expect(/^:hubbub 306 ivan :/);
   await irc.expect(/^:hubbub 305 ivan :/);
   await irc.expect(":hubbub 303 ivan :tom ivan");
-  await irc.expect(":hubbub 302 ivan tom=+tom@hubbub");
+  await irc.expect(":hubbub 302 ivan :tom=+tom@hubbub");
   await irc.send("QUIT :gone");
   await irc.expect("ERROR :Closing Link: ivan (Quit: gone)");
   await irc.closedByServer();
@@ -416,7 +416,7 @@ Deno.test("IRC door: random lines never crash it; the connection answers a PING 
       async (lines) => {
         const clean = lines.map((l) => l.replace(/[\r\n]/g, " ").replace(/^\s*QUIT\b/i, "X"));
         await irc.send([...clean, `PING :p${++n}`].join("\r\n"));
-        await irc.expect(`:hubbub PONG hubbub p${n}`);
+        await irc.expect(`:hubbub PONG hubbub :p${n}`);
       },
     ),
     params(SOCKET_RUNS),
@@ -453,8 +453,8 @@ Deno.test("IRC QUIT: a member who disconnects from two shared rooms is told once
   await irc.send("JOIN #lobby,#dev");
   await irc.expect(/^:hubbub 366 ivan #dev /);
   await ws.close();
-  await irc.expect(":wendy!wendy@hubbub QUIT disconnected");
+  await irc.expect(":wendy!wendy@hubbub QUIT :disconnected");
   await irc.send("PING :after");
-  await irc.expect(":hubbub PONG hubbub after");
+  await irc.expect(":hubbub PONG hubbub :after");
   assert.equal(irc.lines.filter((l) => l.includes(" QUIT ")).length, 1, irc.lines.slice(-5).join("\n"));
 });

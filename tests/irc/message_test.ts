@@ -25,9 +25,12 @@ import {
   roomOf,
   splitText,
 } from "../../src/irc/codec.ts";
-import { ERR, numeric, RPL, welcome } from "../../src/irc/replies.ts";
+import { ERR, namesReply, numeric, RPL, welcome } from "../../src/irc/replies.ts";
+import { Hub } from "../../src/hub/hub.ts";
+import { MemoryStore } from "../../src/store/memory.ts";
+import { hubOptions } from "../_helpers.ts";
 import { CHATHISTORY_LIMIT, parseRef, parseRequest } from "../../src/irc/history.ts";
-import type { ChatMessage } from "../../src/model.ts";
+import type { ChatMessage, Session } from "../../src/model.ts";
 import { anyText, params, PARSER_RUNS } from "../fuzz/_fuzz.ts";
 
 const decoder = new TextDecoder();
@@ -211,7 +214,7 @@ const PLAIN = { time: false, tags: false, echo: false };
 const ALL = { time: true, tags: true, echo: true };
 
 Deno.test("IRC messageLines: one PRIVMSG, tags by capability, an ACTION for '* nick text'", () => {
-  assert.deepEqual(messageLines(message("hello"), PLAIN), [":bob!bob@hubbub PRIVMSG #dev hello"]);
+  assert.deepEqual(messageLines(message("hello"), PLAIN), [":bob!bob@hubbub PRIVMSG #dev :hello"]);
   assert.deepEqual(messageLines(message("hello you"), ALL), [
     "@time=2026-01-02T03:04:05.006Z;msgid=3 :bob!bob@hubbub PRIVMSG #dev :hello you",
   ]);
@@ -223,7 +226,7 @@ Deno.test("IRC messageLines: one PRIVMSG, tags by capability, an ACTION for '* n
   ], "only the sender's own");
   assert.deepEqual(
     messageLines({ id: 1, time: 0, from: "bob", to: "alice", text: "psst", conn: "c" }, PLAIN),
-    [":bob!bob@hubbub PRIVMSG alice psst"],
+    [":bob!bob@hubbub PRIVMSG alice :psst"],
   );
   assert.deepEqual(messageLines(message("a\nb\r\n\nc"), PLAIN).map((l) => parseMessage(l)!.params[1]), [
     "a",
@@ -299,7 +302,7 @@ Deno.test("IRC codec: presence summaries are JOIN/PART lines; a member's own JOI
     conn: "c",
     reason: "disconnected",
   }) as Uint8Array;
-  assert.equal(decoder.decode(quit), ":ann!ann@hubbub QUIT disconnected\r\n");
+  assert.equal(decoder.decode(quit), ":ann!ann@hubbub QUIT :disconnected\r\n");
   assert.equal(ircCodec(PLAIN), codec, "one codec per set of capabilities");
   assert.deepEqual([...ircCodec(ALL).echo].sort(), ["dm", "message"]);
   assert.equal(ircCodec(ALL).name, "irc");
@@ -324,4 +327,27 @@ Deno.test("IRC CHATHISTORY: references and requests are parsed, the limit is cap
   assert.match((parseRequest(["AROUND", "#dev", "*", "10"]) as { fail: string }).fail, /^UNKNOWN_COMMAND/);
   assert.match((parseRequest(["AFTER", "#dev"]) as { fail: string }).fail, /^NEED_MORE_PARAMS/);
   assert.match((parseRequest(["AFTER", "#dev", "msgid=1", "x"]) as { fail: string }).fail, /^INVALID_PARAMS/);
+});
+
+Deno.test("IRC text parameters always carry ':', one word too: bots that split at ' :' find them", async () => {
+  assert.equal(messageLines(message("hi"), PLAIN)[0], ":bob!bob@hubbub PRIVMSG #dev :hi");
+  assert.equal(numeric(RPL.NOTOPIC, "bob", "#dev", "none"), ":hubbub 331 bob #dev :none");
+  const hub = new Hub(hubOptions(new MemoryStore()));
+  const session: Session = {
+    id: "c_names",
+    codec: ircCodec(PLAIN),
+    send: () => {},
+    pressure: () => 0,
+    queued: () => 0,
+    close: () => {},
+  };
+  const client = hub.connect(session);
+  assert.ok((await hub.claim(client, "u999")).ok);
+  assert.ok(hub.join(client, "lobby").ok);
+  // A NAMES line with a single name (the last of a long list) is where a bare last parameter went unnoticed.
+  assert.deepEqual(namesReply(hub, "u999", "lobby"), [
+    ":hubbub 353 u999 = #lobby :u999",
+    ":hubbub 366 u999 #lobby :End of /NAMES list.",
+  ]);
+  hub.shutdown();
 });
