@@ -58,10 +58,23 @@ export function ircCodec(caps: IrcCaps): Codec {
 }
 
 /**
- * Frames a connection's {@linkcode FrameFitter} changes: a crowd's `JOIN` lines (each name key's byte range)
- * and a `QUIT` (the name key). Every other frame goes to every connection as it is.
+ * A frame a connection's {@linkcode FrameFitter} changes: a crowd's `JOIN` lines (each name key's byte range)
+ * or a `QUIT` (the name key). Every other frame is a plain `Uint8Array` and goes to every connection as it is:
+ * telling them apart costs an `instanceof` per delivery, not a look-up.
  */
-const marks = new WeakMap<Uint8Array, Map<string, readonly [number, number]> | string>();
+export class MarkedFrame extends Uint8Array {
+  /** The byte range of each name key's `JOIN` line, or a `QUIT`'s name key; `null` for a part of a frame. */
+  mark: ReadonlyMap<string, readonly [number, number]> | string | null = null;
+}
+
+function marked(
+  bytes: Uint8Array,
+  mark: ReadonlyMap<string, readonly [number, number]> | string,
+): MarkedFrame {
+  const frame = new MarkedFrame(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
+  frame.mark = mark;
+  return frame;
+}
 
 /** A member's `QUIT` again within this long (the same disconnect, told once per shared room) is not sent. */
 const QUIT_REPEAT_MS = 1000;
@@ -77,9 +90,8 @@ export class FrameFitter {
 
   /** The frame for this connection, whose member name is `name`. */
   fit(frame: Uint8Array, name: string | null): Uint8Array | readonly Uint8Array[] {
-    // One WeakMap look-up per frame; more only for the frames marked.
-    const mark = marks.get(frame);
-    if (mark === undefined) return frame;
+    const mark = frame instanceof MarkedFrame ? frame.mark : null;
+    if (mark === null) return frame;
     if (typeof mark === "string") {
       const now = performance.now();
       if (mark === this.#lastQuit && now - this.#lastQuitAt < QUIT_REPEAT_MS) return [];
@@ -122,8 +134,7 @@ function encode(event: ChatEvent, caps: IrcCaps): Frame | null {
           trailing: true,
         }),
       ]);
-      marks.set(bytes, nameKey(event.name));
-      return bytes;
+      return marked(bytes, nameKey(event.name));
     }
     case "presence":
       return crowd(event, tags);
@@ -165,8 +176,7 @@ function crowd(
     at += size;
   }
   const bytes = new TextEncoder().encode(lines.join(""));
-  if (ranges.size > 0) marks.set(bytes, ranges);
-  return bytes;
+  return ranges.size > 0 ? marked(bytes, ranges) : bytes;
 }
 
 /** Extra tags of a message line: `batch` for history. */

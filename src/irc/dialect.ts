@@ -10,7 +10,16 @@ import type { Hub } from "../hub/hub.ts";
 import type { ErrorCode, Result } from "../model.ts";
 import { checkName, roomKey } from "../names.ts";
 import type { DoorClose, LineConnection, LineDialect } from "../net/lines/dialect.ts";
-import { channelOf, FrameFitter, inboundText, ircCodec, roomOf, SERVER, sourceOf } from "./codec.ts";
+import {
+  channelOf,
+  FrameFitter,
+  inboundText,
+  ircCodec,
+  MarkedFrame,
+  roomOf,
+  SERVER,
+  sourceOf,
+} from "./codec.ts";
 import { CHATHISTORY_LIMIT, historyBatch, parseRequest, readHistory } from "./history.ts";
 import { formatMessage, frame, type IrcMessage, parseMessage, withinLimits } from "./message.ts";
 import { ERR, fromServer, namesReply, numeric, RPL, welcome, whoReply } from "./replies.ts";
@@ -110,8 +119,11 @@ export function ircDialect(options: IrcDialectOptions): LineDialect {
     quiet(connection) {
       say(ctxOf(connection), `PING :${SERVER}`);
     },
+    // Only marked frames (a crowd's JOINs, a QUIT) are looked at; every other frame costs an instanceof.
     tailor: (connection, bytes) =>
-      (states.get(connection)?.fitter ?? SHARED_FITTER).fit(bytes, connection.client.name),
+      bytes instanceof MarkedFrame
+        ? (states.get(connection)?.fitter ?? SHARED_FITTER).fit(bytes, connection.client.name)
+        : bytes,
     close(connection) {
       states.delete(connection);
     },
