@@ -256,7 +256,7 @@ export class Weechat implements AsyncDisposable {
 
   /** Quits WeeChat and removes its directory. */
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.run("core.weechat", "/quit").catch(() => {});
+    await this.run("core.weechat", "*/quit").catch(() => {});
     const timer = setTimeout(() => {
       try {
         this.process.kill("SIGKILL");
