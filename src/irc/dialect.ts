@@ -119,11 +119,9 @@ export function ircDialect(options: IrcDialectOptions): LineDialect {
     quiet(connection) {
       say(ctxOf(connection), `PING :${SERVER}`);
     },
-    // Only marked frames (a crowd's JOINs, a QUIT) are looked at; every other frame costs an instanceof.
+    // The line door asks only for marked frames (a MarkedFrame: a crowd's JOINs, a QUIT).
     tailor: (connection, bytes) =>
-      bytes instanceof MarkedFrame
-        ? (states.get(connection)?.fitter ?? SHARED_FITTER).fit(bytes, connection.client.name)
-        : bytes,
+      (states.get(connection)?.fitter ?? SHARED_FITTER).fit(bytes, connection.client.name),
     close(connection) {
       states.delete(connection);
     },

@@ -87,7 +87,8 @@ export interface LineDialect {
   quiet?(connection: LineConnection): void;
   /**
    * Fits a frame encoded once for every recipient to this connection before it is queued (IRC leaves a
-   * member's own `JOIN` out of a crowd's summary). Without it frames go as they are.
+   * member's own `JOIN` out of a crowd's summary). Asked only for frames of a subclass of `Uint8Array`, the
+   * mark of a codec that wants them fitted: every other frame goes as it is, at the cost of one compare.
    */
   tailor?(connection: LineConnection, frame: Uint8Array): Uint8Array | readonly Uint8Array[];
 }

@@ -46,13 +46,16 @@ export class LineSession implements Session {
     return this.#outbox.queued;
   }
 
-  /** Fits each frame to this connection before it is queued (`LineDialect.tailor`); `null`: as it is. */
+  /**
+   * Fits frames to this connection before they are queued (`LineDialect.tailor`); `null`: as they are. Only
+   * frames of a subclass of `Uint8Array` (a codec's mark) are fitted: plain ones cost a constructor compare.
+   */
   tailor: ((frame: Uint8Array) => Uint8Array | readonly Uint8Array[]) | null = null;
 
   /** {@inheritDoc Session.send} Text is one line (its `\n` added); bytes go as they are. */
   send(frame: Frame): void {
     const bytes = typeof frame === "string" ? line(frame) : frame;
-    if (this.tailor === null) return this.#outbox.push(bytes);
+    if (this.tailor === null || bytes.constructor === Uint8Array) return this.#outbox.push(bytes);
     const fitted = this.tailor(bytes);
     if (fitted instanceof Uint8Array) this.#outbox.push(fitted);
     else for (const part of fitted) if (part.length > 0) this.#outbox.push(part);
