@@ -79,13 +79,14 @@ export async function main(args: readonly string[]): Promise<number> {
       fields: { node: server.hub.node },
     });
   }
-  const { tcp, http } = server;
+  const { tcp, http, irc } = server;
   log.info("hubbub is up", {
     node: server.hub.node,
     http: http && `${http.hostname}:${http.port}`,
     open: http && `${tls ? "https" : "http"}://${displayHost(http.hostname)}:${http.port}/`,
     tcp: tcp && `${tcp.hostname}:${tcp.port}`,
     ncat: tcp && `ncat ${tls ? "--ssl " : ""}${displayHost(tcp.hostname)} ${tcp.port}`,
+    irc: irc && `${irc.hostname}:${irc.port}`,
   });
 
   // A worker of --workers stops with its supervisor, even one killed outright.

@@ -3,6 +3,10 @@
  * (as fast as a window of acknowledgements allows, or at a fixed rate), and counts what every client
  * receives: deliveries, latency from the send timestamp carried in each message, frames, bytes, drops.
  *
+ * IRC clients (`proto: "irc"`) register with `NICK`/`USER` and `JOIN #lobby` (or their room); in the `join`
+ * scenario each keeps the set of members its `353` replies and the `JOIN`/`PART`/`QUIT` lines since name, and
+ * has "the full list" once that set holds every client.
+ *
  * Run by `bench/run.ts` as its own process (`deno run bench/gen.ts '<spec JSON>'`), it reports JSON lines
  * on stdout (`ready`, `start`, `end`, `result`) and waits for `go` on stdin after `ready`, so the runner
  * can read `/proc` at the right moments. Tests call {@linkcode runGenerator} in process.
@@ -33,12 +37,12 @@ import {
 export interface GenSpec {
   /** Server address. */
   readonly host: string;
-  /** Server port (the HTTP port for WebSocket clients, the TCP port for TCP clients). */
+  /** Server port (the HTTP port for WebSocket clients, the TCP port for TCP clients, the IRC port for IRC). */
   readonly port: number;
   /** Which server: hubbub speaks the documented `/ws` dialect or the command dialect; the baseline relays. */
   readonly server: "hubbub" | "baseline";
   /** Client transport. */
-  readonly proto: "ws" | "tcp";
+  readonly proto: "ws" | "tcp" | "irc";
   /**
    * `fanout`: senders send, everyone counts, for `measureMs` after `warmupMs`.
    * `count`: every sender sends exactly `count` messages; waits until every delivery arrived (tests).
@@ -166,7 +170,18 @@ const P_ERROR = ascii('{"Action":"error"');
 const P_USERS = ascii('"Users":[');
 const P_OK = ascii("OK");
 const P_ERR = ascii("ERR");
+const P_ENDOFNAMES = ascii(":hubbub 366 ");
+const P_NAMREPLY = ascii(":hubbub 353 ");
+const P_PING = ascii("PING ");
+const P_IRC_REFUSED = [ascii(":hubbub 404 "), ascii(":hubbub 401 "), ascii("ERROR ")];
 const TOTALS = ["Total", "Count", "total", "count"].map((k) => ascii(`"${k}":`));
+const DECODER = new TextDecoder();
+const SPACE = ascii(" ");
+const COLON = ascii(" :");
+const U = ascii("u");
+const JOIN = ascii("JOIN ");
+const PART = ascii("PART ");
+const QUIT = ascii("QUIT ");
 
 interface Gate {
   promise: Promise<void>;
@@ -211,6 +226,9 @@ class Client {
   listFrames = 0;
   usernames = 0;
   fullAt = 0;
+  /** IRC `join`: the big-room members this client knows of, by index (its NAMES, then JOINs, PARTs, QUITs). */
+  members: Uint8Array | null = null;
+  memberCount = 0;
   // Sending.
   inflight = 0;
   seq = 0;
@@ -283,7 +301,7 @@ class Client {
 
   #consume(): void {
     const gen = this.gen;
-    if (gen.spec.proto === "tcp") {
+    if (gen.spec.proto !== "ws") {
       const used = parseLines(this.buf, this.fill, gen.onLine(this));
       this.#shift(used);
       return;
@@ -462,7 +480,12 @@ class Generator {
       client.checkReady();
       return;
     }
-    if (client.side) {
+    if (client.side && spec.proto === "irc") {
+      out.line(`NICK ${client.name}\r`);
+      out.line(`USER ${client.name} 0 * :${client.name}\r`);
+      out.line("JOIN #side\r");
+      client.needOks = 1;
+    } else if (client.side) {
       // Side room: join it, leave lobby, then take a name (no presence noise in lobby).
       out.wsText(`{"Action":"join","Payload":{"Room":"side"}}`);
       out.wsText(`{"Action":"leave","Payload":{"Room":"lobby"}}`);
@@ -470,6 +493,12 @@ class Generator {
       client.needLists = 2;
     } else if (spec.scenario === "join") {
       // Nameless until the join phase.
+    } else if (spec.proto === "irc") {
+      const roomSize = spec.roomSize ?? 0;
+      out.line(`NICK ${client.name}\r`);
+      out.line(`USER ${client.name} 0 * :${client.name}\r`);
+      out.line(`JOIN #${roomSize > 0 ? `r${Math.floor(client.index / roomSize)}` : "lobby"}\r`);
+      client.needOks = 1;
     } else if (spec.proto === "ws") {
       const roomSize = spec.roomSize ?? 0;
       if (roomSize > 0) {
@@ -585,6 +614,7 @@ class Generator {
 
   #control(client: Client, buf: Uint8Array, start: number, end: number): void {
     const { spec } = this;
+    if (spec.proto === "irc") return this.#ircControl(client, buf, start, end);
     if (spec.proto === "ws") {
       if (startsWith(buf, start, end, P_USERLIST)) {
         if (client.needLists > 0 && --client.needLists === 0) client.checkReady();
@@ -613,6 +643,66 @@ class Generator {
         this.error(new TextDecoder().decode(buf.subarray(start, Math.min(end, start + 200))));
       }
     }
+  }
+
+  /**
+   * IRC lines that are not deliveries: the end of a NAMES reply (setup), refusals, PINGs, and in the join
+   * scenario the members a client knows of, from its `353` lines and the `JOIN`, `PART` and `QUIT` lines since.
+   * Big-room names are `u<index>`, so a member is a flag by index: no string per line.
+   */
+  #ircControl(client: Client, buf: Uint8Array, start: number, end: number): void {
+    if (buf[start] === 0x3a && buf[start + 1] === 0x75) {
+      // `:u12!u12@hubbub JOIN #lobby` (PART, QUIT): someone else's presence; nothing else starts with `:u`.
+      if (this.joinCounting && !client.side) this.#presence(client, buf, start, end);
+      return;
+    }
+    if (startsWith(buf, start, end, P_NAMREPLY)) {
+      if (!this.joinCounting || client.side) return;
+      this.joinLists++;
+      this.joinListBytes += end - start;
+      client.listFrames++;
+      // `:hubbub 353 u7 = #lobby :u1 u2 u7 ...`: every `u<n>` after the trailing `:`.
+      let i = indexOf(buf, start + 1, end, COLON);
+      while (i !== -1 && i < end) {
+        i = indexOf(buf, i, end, U);
+        if (i === -1) break;
+        const [n, next] = readInt(buf, i + 1, end);
+        this.#member(client, n, true);
+        i = next;
+      }
+      this.#checkFull(client);
+    } else if (startsWith(buf, start, end, P_ENDOFNAMES)) {
+      if (client.needOks > 0 && --client.needOks === 0) client.checkReady();
+    } else if (startsWith(buf, start, end, P_PING)) {
+      client.out.line("PONG :hubbub\r");
+      client.flush();
+    } else if (P_IRC_REFUSED.some((p) => startsWith(buf, start, end, p))) {
+      if (this.counting) this.refused++;
+      this.#answered(client);
+      this.error(DECODER.decode(buf.subarray(start, Math.min(end, start + 200))));
+    }
+  }
+
+  #presence(client: Client, buf: Uint8Array, start: number, end: number): void {
+    const [n, bang] = readInt(buf, start + 2, end);
+    const verb = indexOf(buf, bang, end, SPACE) + 1;
+    if (verb === 0) return;
+    if (startsWith(buf, verb, end, JOIN)) this.#member(client, n, true);
+    else if (startsWith(buf, verb, end, PART) || startsWith(buf, verb, end, QUIT)) {
+      this.#member(client, n, false);
+    }
+    this.#checkFull(client);
+  }
+
+  #member(client: Client, index: number, present: boolean): void {
+    const members = client.members ??= new Uint8Array(this.spec.clients);
+    if (index < 0 || index >= members.length || (members[index] === 1) === present) return;
+    members[index] = present ? 1 : 0;
+    client.memberCount += present ? 1 : -1;
+  }
+
+  #checkFull(client: Client): void {
+    if (client.fullAt === 0 && client.memberCount >= this.spec.clients) this.#full(client);
   }
 
   /**
@@ -676,7 +766,9 @@ class Generator {
 
   #encodeMessage(client: Client, text: string): void {
     if (this.spec.proto === "tcp") client.out.line(text);
-    else if (this.spec.server === "baseline") {
+    else if (this.spec.proto === "irc") {
+      client.out.line(`PRIVMSG #${client.side ? "side" : "lobby"} :${text}\r`);
+    } else if (this.spec.server === "baseline") {
       client.out.wsText(`{"Action":"broadcast","Payload":{"Message":"${text}"}}`);
     } else if (client.side) {
       client.out.wsText(`{"Action":"broadcast","Payload":{"Message":"${text}","Room":"side"}}`);
@@ -926,8 +1018,11 @@ class Generator {
       })
       : () => {};
     for (const client of this.clients) {
-      const frame = `{"Action":"username","Payload":{"Username":"${client.name}"}}`;
-      client.out.wsText(frame);
+      if (spec.proto === "irc") {
+        client.out.line(`NICK ${client.name}\r`);
+        client.out.line(`USER ${client.name} 0 * :${client.name}\r`);
+        client.out.line("JOIN #lobby\r");
+      } else client.out.wsText(`{"Action":"username","Payload":{"Username":"${client.name}"}}`);
       client.flush();
     }
     const want = this.clients.length;

@@ -152,6 +152,8 @@ interface Server {
   readonly pid: number;
   readonly http: number;
   readonly tcp: number;
+  /** The IRC port (hubbub with an IRC door only; 0 otherwise). */
+  readonly irc: number;
   readonly profile: string | null;
   stop(): Promise<void>;
   stderr(): string;
@@ -183,6 +185,23 @@ async function limitFlags(root = hubbubRoot): Promise<string[]> {
   const flags = wanted.filter(([flag]) => new RegExp(`${flag}[ ,=<]`).test(help)).flat();
   hubbubFlags.set(root, flags);
   return flags;
+}
+
+const helpTexts = new Map<string, Promise<string>>();
+
+/** Whether the hubbub in `root` has `flag` (its `--help` names it). */
+async function hasFlag(root: string, flag: string): Promise<boolean> {
+  let help = helpTexts.get(root);
+  if (!help) {
+    help = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-P=server", "main.ts", "--help"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "null",
+    }).output().then((out) => new TextDecoder().decode(out.stdout));
+    helpTexts.set(root, help);
+  }
+  return new RegExp(`${flag}[ ,=<]`).test(await help);
 }
 
 interface Redis {
@@ -231,6 +250,7 @@ async function runtimeFlags(root: string): Promise<string[]> {
 async function startServer(variant: Variant, options: { profile?: string | null } = {}): Promise<Server> {
   const http = freePort();
   const tcp = freePort();
+  let irc = 0;
   let argv: string[];
   let dir: string | null = null;
   let redis: Redis | null = null;
@@ -268,6 +288,11 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       ...(redis ? ["--redis", redis.url] : ["--store", store]),
       ...(await limitFlags(root)),
     ];
+    // A hubbub with an IRC door listens on a free port too (one without it does not know the flag).
+    if (await hasFlag(root, "--irc")) {
+      irc = freePort();
+      argv.push("--irc", `${HOST}:${irc}`);
+    }
   }
   const cwd = variant === "baseline" ? ROOT : variant === "candidate" ? candidateRoot! : hubbubRoot;
   const child = spawn(argv, { cwd });
@@ -275,6 +300,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
   try {
     await waitForPort(http, child);
     await waitForPort(tcp, child);
+    if (irc !== 0) await waitForPort(irc, child);
   } catch (error) {
     sendSignal(child, "SIGKILL");
     throw new Error(`${(error as Error).message}: ${err.text()}`);
@@ -284,6 +310,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     pid: child.pid,
     http,
     tcp,
+    irc,
     profile,
     stderr: err.text,
     async stop() {
@@ -347,7 +374,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
   const full: GenSpec = {
     ...spec,
     host: HOST,
-    port: spec.proto === "tcp" ? server.tcp : server.http,
+    port: spec.proto === "tcp" ? server.tcp : spec.proto === "irc" ? server.irc : server.http,
     server: server.variant === "baseline" ? "baseline" : "hubbub",
   };
   const rssBefore = rssBytes(server.pid);
@@ -541,7 +568,7 @@ function fanoutMetrics(d: RunData): Metric[] {
 function fanout(
   id: string,
   title: string,
-  proto: "ws" | "tcp",
+  proto: "ws" | "tcp" | "irc",
   clients: number,
   senders: number,
   variants: readonly Variant[],
@@ -786,6 +813,13 @@ const SCENARIOS: Scenario[] = [
     "hubbub",
     "baseline",
   ]),
+  // The IRC door against the TCP command door (issue 18): the baseline speaks no IRC.
+  {
+    ...fanout("fanout-irc-1000x5", "1000 IRC clients in #lobby, 5 senders, max rate", "irc", 1000, 5, [
+      "hubbub",
+    ]),
+    issue: "18",
+  },
   ...([1000, 10_000] as const).map((clients): Scenario => ({
     id: `join-${clients}`,
     title:
@@ -832,6 +866,40 @@ const SCENARIOS: Scenario[] = [
       ];
     },
   })),
+  {
+    id: "join-irc-1000",
+    title: "1000 IRC clients register and JOIN #lobby at once; a 10-member #side chats at 50 msg/s meanwhile",
+    issue: "18",
+    variants: ["hubbub"],
+    noCandidate: true,
+    spec: ({ options }) => ({
+      proto: "irc",
+      scenario: "join",
+      clients: 1000,
+      side: { clients: 10, rate: 50 },
+      readBuffer: 4096,
+      connectConcurrency: 200,
+      settleMs: 300,
+      timeoutMs: options.quick ? 15_000 : 30_000,
+    }),
+    metrics: (d) => {
+      const j = d.result.join!;
+      const side = Histogram.from(j.side);
+      return [
+        { label: "clients with every member (NAMES + JOINs)", value: j.complete, digits: 0 },
+        { label: "time until every client has them ms", value: j.allMs, digits: 0 },
+        { label: "median client's time ms", value: j.medianMs, digits: 0 },
+        { label: "lines received per join", value: j.frames / 1000, digits: 1 },
+        { label: "bytes received per join", value: j.bytes / 1000, digits: 0 },
+        { label: "353 lines per client", value: j.listFrames / 1000, digits: 1 },
+        { label: "server CPU s", value: d.serverCpu, digits: 2 },
+        { label: "server RSS max MB", value: d.rssMeasureMax / MB, digits: 1 },
+        { label: "side room p50 latency ms", value: side.quantile(0.5) / 1000, digits: 2 },
+        { label: "side room p99 latency ms", value: side.quantile(0.99) / 1000, digits: 2 },
+        { label: "side room deliveries", value: j.sideDeliveries, digits: 0 },
+      ];
+    },
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1106,6 +1174,22 @@ function budget(ctx: Context): string[] {
       fmt(joined, 0)
     } of 1000`,
   );
+  const irc = get("fanout-irc-1000x5", "hubbub", "deliveries/s");
+  const tcpFanout = get("fanout-tcp-1000x5", "hubbub", "deliveries/s");
+  check(
+    Number.isFinite(irc / tcpFanout) ? irc / tcpFanout >= 0.9 : null,
+    `fanout-irc-1000x5 (issue 18): IRC deliveries/s ≥ 0.9 × the TCP command door's: ${
+      fmt(irc / tcpFanout, 2)
+    } (${fmt(irc, 0)} vs ${fmt(tcpFanout, 0)})`,
+  );
+  const ircJoin = get("join-irc-1000", "hubbub", "time until every client has them ms");
+  const ircJoined = get("join-irc-1000", "hubbub", "clients with every member (NAMES + JOINs)");
+  check(
+    Number.isFinite(ircJoin) ? ircJoin < 2000 && ircJoined >= 1000 : null,
+    `join-irc-1000 (issue 18): every IRC client has every member in under 2 s: ${fmt(ircJoin, 0)} ms, ${
+      fmt(ircJoined, 0)
+    } of 1000`,
+  );
   return lines;
 }
 
@@ -1174,7 +1258,7 @@ async function main(): Promise<void> {
     } s`,
     "",
     ...tables.flatMap((t) => [t, ""]),
-    "### budget (issue 7, and issue 11's join goal)",
+    "### budget (issue 7, issue 11's join goal, issue 18's IRC goals)",
     "",
     ...lines,
     "",

@@ -90,6 +90,15 @@ const LISTENERS = [
     help: "HTTP and WebSocket listener, or 'off'",
   }),
   option({
+    key: "irc",
+    flag: "--irc <host:port>",
+    env: "HUBBUB_IRC",
+    parse: hostPort,
+    default: { hostname: "0.0.0.0", port: 6667 },
+    shown: "0.0.0.0:6667",
+    help: "IRC listener (irssi, WeeChat, ...), or 'off'",
+  }),
+  option({
     key: "allowOrigins",
     flag: "--allow-origin <origin>",
     env: "HUBBUB_ALLOW_ORIGIN",
@@ -321,7 +330,8 @@ const HISTORY = [
     env: "HUBBUB_HISTORY_ON_JOIN",
     parse: integer,
     default: 20,
-    help: "recent messages replayed to goChat clients on join; 0 = off",
+    help:
+      "recent messages replayed on join to goChat clients, and to IRC clients as a chathistory batch; 0 = off",
   }),
   option({
     key: "machatHistoryOnJoin",

@@ -7,7 +7,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "./cli.ts";
+import { type Config, VERSION } from "./cli.ts";
 import { Hub } from "./hub/hub.ts";
 import { MemoryStore } from "./store/memory.ts";
 import { SqliteStore } from "./store/sqlite.ts";
@@ -21,6 +21,7 @@ import { hasAccounts, type Store } from "./store/store.ts";
 import type { AttemptLimits } from "./hub/attempts.ts";
 import type { ScryptParams } from "./hub/passwords.ts";
 import { serveTcp } from "./tcp/listener.ts";
+import { serveIrc } from "./irc/door.ts";
 import { serveHttp } from "./http/server.ts";
 import { createHandler } from "./http/routes.ts";
 import { wsRoutes } from "./ws/routes.ts";
@@ -65,6 +66,8 @@ export interface Server {
   readonly tcp: Deno.NetAddr | null;
   /** Bound HTTP address, or `null` when the HTTP door is off. */
   readonly http: Deno.NetAddr | null;
+  /** Bound IRC address, or `null` when the IRC door is off. */
+  readonly irc: Deno.NetAddr | null;
   /** Resolves once everything has stopped. */
   readonly finished: Promise<void>;
   /** Open sockets of every door, as the connection gate counts them (HTTP, WebSocket, TCP). */
@@ -153,12 +156,73 @@ interface RunningDoor {
 
 /** Starts hubbub. */
 export function startServer(config: Config, options: ServerOptions = {}): Server {
+  // TLS first: a certificate that cannot be used stops the start before anything is opened.
+  const tls = options.tls !== undefined ? options.tls : tlsFromConfig(config);
+  if (tls) log.info("TLS on every listener", { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned });
   const controller = new AbortController();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   const metrics = new Metrics();
   const store = options.store ?? openStore(config, metrics);
   const bus = openBus(config, metrics);
-  const hub = new Hub({
+  const hub = openHub(config, options, { metrics, store, bus });
+  const gate = openGate(config);
+  const context: DoorContext = {
+    config,
+    tls,
+    hub,
+    gate,
+    metrics,
+    signal: controller.signal,
+    // Listeners are up once a request can ask; readiness ends when shutdown begins.
+    ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
+    rate: {
+      rate: config.rate,
+      burst: config.burst,
+      ...(options.floodAfterMs === undefined ? {} : { floodAfterMs: options.floodAfterMs }),
+      ...(options.clock === undefined ? {} : { now: options.clock }),
+    },
+  };
+  let tcp: RunningDoor | null = null;
+  let http: RunningDoor | null = null;
+  let irc: RunningDoor | null = null;
+  try {
+    tcp = tcpDoor(context);
+    http = httpDoor(context);
+    irc = ircDoor(context);
+  } catch (error) {
+    controller.abort();
+    void store.close();
+    void bus.close();
+    throw error;
+  }
+  const finished = stopped(controller.signal, hub, [tcp, http, irc], async () => {
+    // Leaving the cluster at once: other nodes drop this node's members now, not after the presence TTL.
+    await bus.close();
+    await store.close();
+  });
+  return {
+    hub,
+    tcp: tcp?.addr ?? null,
+    http: http?.addr ?? null,
+    irc: irc?.addr ?? null,
+    finished,
+    sockets: () => gate.total,
+    tls,
+    shutdown() {
+      controller.abort();
+      return finished;
+    },
+  };
+}
+
+/** The hub over the store and the bus, with the config's limits and the options' test knobs. */
+function openHub(
+  config: Config,
+  options: ServerOptions,
+  parts: { readonly metrics: Metrics; readonly store: Store; readonly bus: Bus },
+): Hub {
+  const { metrics, store, bus } = parts;
+  return new Hub({
     metrics,
     // In a Redis cluster the store's append already published each message, in the one atomic step that
     // numbered it: the hub's own publish of messages is dropped there, and only there.
@@ -178,62 +242,6 @@ export function startServer(config: Config, options: ServerOptions = {}): Server
     },
     ...(options.clock === undefined ? {} : { now: options.clock }),
   });
-  const gate = openGate(config);
-  let tls: TlsKeys | null;
-  try {
-    tls = options.tls !== undefined ? options.tls : tlsFromConfig(config);
-  } catch (error) {
-    void store.close();
-    void bus.close();
-    throw error;
-  }
-  if (tls) {
-    log.info("TLS on every listener", { fingerprint: tls.fingerprint, selfSigned: tls.selfSigned });
-  }
-  const context: DoorContext = {
-    config,
-    tls,
-    hub,
-    gate,
-    metrics,
-    signal: controller.signal,
-    // Listeners are up once a request can ask; readiness ends when shutdown begins.
-    ready: () => !controller.signal.aborted && (store.ready?.() ?? true) && bus.ready(),
-    rate: {
-      rate: config.rate,
-      burst: config.burst,
-      ...(options.floodAfterMs === undefined ? {} : { floodAfterMs: options.floodAfterMs }),
-      ...(options.clock === undefined ? {} : { now: options.clock }),
-    },
-  };
-  let tcp: RunningDoor | null = null;
-  let http: RunningDoor | null = null;
-  try {
-    tcp = tcpDoor(context);
-    http = httpDoor(context);
-  } catch (error) {
-    controller.abort();
-    void store.close();
-    void bus.close();
-    throw error;
-  }
-  const finished = stopped(controller.signal, hub, [tcp, http], async () => {
-    // Leaving the cluster at once: other nodes drop this node's members now, not after the presence TTL.
-    await bus.close();
-    await store.close();
-  });
-  return {
-    hub,
-    tcp: tcp?.addr ?? null,
-    http: http?.addr ?? null,
-    finished,
-    sockets: () => gate.total,
-    tls,
-    shutdown() {
-      controller.abort();
-      return finished;
-    },
-  };
 }
 
 /**
@@ -269,6 +277,27 @@ function tcpDoor({ config, tls, hub, gate, signal, rate }: DoorContext): Running
     gate,
     rate,
     machatHistoryOnJoin: config.machatHistoryOnJoin,
+    signal,
+  });
+}
+
+/** The IRC door, unless it is off. */
+function ircDoor({ config, tls, hub, gate, signal, rate }: DoorContext): RunningDoor | null {
+  if (!config.irc) return null;
+  return serveIrc({
+    hub,
+    tls,
+    hostname: config.irc.hostname,
+    port: config.irc.port,
+    reusePort: config.reusePort,
+    maxQueueBytes: config.maxQueueBytes,
+    idleTimeoutMs: config.idleTimeoutMs,
+    loginTimeoutMs: config.loginTimeoutMs,
+    gate,
+    rate,
+    historyOnJoin: config.historyOnJoin,
+    maxRooms: config.maxRooms,
+    version: VERSION,
     signal,
   });
 }

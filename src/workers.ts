@@ -1,5 +1,5 @@
 /**
- * `--workers N`: one command runs N hubbub processes on this machine. They share the TCP and HTTP ports
+ * `--workers N`: one command runs N hubbub processes on this machine. They share the TCP, HTTP and IRC ports
  * (`SO_REUSEPORT`, so the kernel spreads connections) and form one cluster through `--redis`.
  *
  * The parent only supervises: it restarts a worker that crashed, forwards SIGTERM, SIGINT and SIGHUP, and exits 0 once

@@ -9,7 +9,7 @@ import { type Client, Hub } from "../src/hub/hub.ts";
 import type { CloseReason, Codec, ErrorCode, Frame, Result, Session } from "../src/model.ts";
 import { type Server, type ServerOptions, startServer } from "../src/server.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { LineConnection } from "../src/tcp/dialect.ts";
+import type { LineConnection } from "../src/net/lines/dialect.ts";
 import type { HubOptions } from "../src/hub/hub.ts";
 import { LocalBus } from "../src/bus/local.ts";
 import type { ChatMessage } from "../src/model.ts";
@@ -21,6 +21,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     ...DEFAULTS,
     tcp: { hostname: "127.0.0.1", port: 0 },
     http: { hostname: "127.0.0.1", port: 0 },
+    irc: { hostname: "127.0.0.1", port: 0 },
     store: { kind: "memory" },
     // Tests open many connections from one address and send fast; the abuse suite sets these limits itself.
     rate: 0,
@@ -53,19 +54,34 @@ export class LineClient implements AsyncDisposable {
   #closed = false;
   readonly done: Promise<void>;
 
-  private constructor(conn: Deno.Conn) {
+  readonly #crlf: boolean;
+
+  private constructor(conn: Deno.Conn, crlf = false) {
     this.conn = conn;
+    this.#crlf = crlf;
     this.done = this.#read();
   }
 
-  /** Connects to a server's TCP door. */
   /** Connects over TLS, trusting `ca` (PEM) and checking the server's name against the address. */
   static async connectTls(addr: Deno.NetAddr, ca: string): Promise<LineClient> {
     return new LineClient(await Deno.connectTls({ hostname: addr.hostname, port: addr.port, caCerts: [ca] }));
   }
 
-  static async connect(addr: Deno.NetAddr): Promise<LineClient> {
-    return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }));
+  /** Connects to a server's TCP door; `crlf`: lines end in `\r\n` (IRC), and `lines` holds them without it. */
+  static async connect(addr: Deno.NetAddr, options: { crlf?: boolean } = {}): Promise<LineClient> {
+    return new LineClient(await Deno.connect({ hostname: addr.hostname, port: addr.port }), options.crlf);
+  }
+
+  /**
+   * Connects to a server's IRC door and registers as `nick` (after `CAP REQ` of `caps`, when given),
+   * consuming everything up to the end of the MOTD.
+   */
+  static async irc(addr: Deno.NetAddr, nick: string, caps: readonly string[] = []): Promise<LineClient> {
+    const client = await LineClient.connect(addr, { crlf: true });
+    if (caps.length > 0) await client.send(`CAP LS 302\r\nCAP REQ :${caps.join(" ")}`);
+    await client.send(`NICK ${nick}\r\nUSER ${nick} 0 * :${nick}${caps.length > 0 ? "\r\nCAP END" : ""}`);
+    await client.expect(/^:hubbub 376 /);
+    return client;
   }
 
   /** Connects and logs in, consuming the `OK`. */
@@ -84,7 +100,7 @@ export class LineClient implements AsyncDisposable {
         partial += decoder.decode(chunk, { stream: true });
         const parts = partial.split("\n");
         partial = parts.pop()!;
-        this.lines.push(...parts);
+        this.lines.push(...(this.#crlf ? parts.map((p) => p.replace(/\r$/, "")) : parts));
         for (const wake of this.#waiters) wake();
       }
     } catch {
@@ -256,7 +272,8 @@ export class Child implements AsyncDisposable {
       stderr: "piped",
       // History in memory unless a test says otherwise: tests never write a database into the source tree.
       clearEnv: true,
-      env: childEnv({ HUBBUB_STORE: "memory", ...options.env }),
+      // The IRC door on a free port unless a test says otherwise: 6667 is one port for every test at once.
+      env: childEnv({ HUBBUB_STORE: "memory", HUBBUB_IRC: "127.0.0.1:0", ...options.env }),
     }).spawn();
     this.#reading = this.#read();
     void this.process.stdout.pipeTo(new WritableStream());
@@ -320,7 +337,12 @@ export class Child implements AsyncDisposable {
     return this.#addr("http");
   }
 
-  async #addr(door: "tcp" | "http"): Promise<Deno.NetAddr> {
+  /** The IRC address from the startup record. */
+  ircAddr(): Promise<Deno.NetAddr> {
+    return this.#addr("irc");
+  }
+
+  async #addr(door: "tcp" | "http" | "irc"): Promise<Deno.NetAddr> {
     const up = await this.record("hubbub is up");
     const value = String((up.properties as Record<string, unknown>)[door]);
     const colon = value.lastIndexOf(":");
@@ -514,6 +536,10 @@ export class FakeLineConnection implements LineConnection, Session {
     this.ended.push(reason);
     this.hub.disconnect(this.client);
     this.close(reason);
+  }
+
+  useCodec(codec: Codec): void {
+    this.codec = codec;
   }
 
   track<T>(pending: Promise<Result<T>>, onFail: (code: ErrorCode, detail: string) => void): void {

@@ -14,6 +14,8 @@ export const SMOKE_ARGS = [
   "127.0.0.1:0",
   "--http",
   "127.0.0.1:0",
+  "--irc",
+  "127.0.0.1:0",
   "--store",
   "memory",
   "--log-format",

@@ -40,6 +40,26 @@ Deno.test("bench generator: counts N × S × M deliveries over hubbub's WebSocke
   }
 });
 
+Deno.test("bench generator: counts N × S × M deliveries over hubbub's IRC door (no echo, as TCP)", async () => {
+  await using server = serve(UNLIMITED);
+  const result = await runGenerator({
+    host: "127.0.0.1",
+    port: server.irc!.port,
+    server: "hubbub",
+    proto: "irc",
+    scenario: "count",
+    clients: 12,
+    senders: 3,
+    count: 25,
+    window: 4,
+  });
+  const expected = 11 * 3 * 25;
+  assert.equal(result.expectedDeliveries, expected);
+  assert.equal(result.totalDeliveries, expected);
+  assert.equal(result.misordered, 0);
+  assert.deepEqual(result.errors, []);
+});
+
 Deno.test("bench generator: counts N × S × M deliveries over the baseline", async () => {
   const baseline = startBaseline({ hostname: "127.0.0.1", httpPort: 0, tcpPort: 0 });
   try {
@@ -78,6 +98,23 @@ Deno.test("bench join scenario: every client ends with the full list, side room 
   });
   assert.equal(result.join?.complete, 40);
   assert.ok(result.join!.listFrames >= 40, "each client received at least one list");
+  assert.deepEqual(result.errors, []);
+});
+
+Deno.test("bench join scenario over IRC: every client ends knowing every member from NAMES and JOINs", async () => {
+  await using server = serve({ ...UNLIMITED, presenceIntervalMs: 50 });
+  const result = await runGenerator({
+    host: "127.0.0.1",
+    port: server.irc!.port,
+    server: "hubbub",
+    proto: "irc",
+    scenario: "join",
+    clients: 40,
+    side: { clients: 3, rate: 50 },
+    timeoutMs: 10_000,
+  });
+  assert.equal(result.join?.complete, 40);
+  assert.ok(result.join!.listFrames >= 40, "each client received at least one 353");
   assert.deepEqual(result.errors, []);
 });
 

@@ -15,7 +15,7 @@ import {
   parseCommand,
   USAGE,
 } from "../src/tcp/commands.ts";
-import { line } from "../src/tcp/lines.ts";
+import { line } from "../src/net/lines/framer.ts";
 import { oneLine } from "../src/wire/lines.ts";
 import { FakeLineConnection } from "./_helpers.ts";
 

@@ -19,6 +19,7 @@ const DEV_ONLY = [
   "unhomoglyph",
   "preact",
   "@preact/signals",
+  "irc-framework",
 ];
 
 interface Config {
@@ -86,7 +87,16 @@ Deno.test("deps: deno.dev.json is deno.json plus the dev dependencies, with its 
     assert.equal(dev.imports[name], specifier, `deno.dev.json pins ${name} as deno.json does`);
   }
   for (const name of DEV_ONLY) assert.ok(!(name in server.imports), `${name} is not in deno.json's imports`);
-  for (const name of ["puppeteer-core", "fast-check", "yaml", "unhomoglyph", "preact", "@preact/signals"]) {
+  const wanted = [
+    "puppeteer-core",
+    "fast-check",
+    "yaml",
+    "unhomoglyph",
+    "preact",
+    "@preact/signals",
+    "irc-framework",
+  ];
+  for (const name of wanted) {
     assert.ok(name in dev.imports, `deno.dev.json imports ${name}`);
   }
   assert.equal(dev.lock, "./deno.dev.lock", "the dev packages never reach deno.lock");

@@ -25,7 +25,10 @@ interface Rule {
 
 const HUB = /^src\/hub\//;
 
-/** The walls. A door is a folder of `src/` that speaks a wire dialect: tcp, ws, http (irc is coming). */
+/**
+ * The walls. A door is a folder of `src/` that speaks a wire dialect: tcp, ws, http, irc. What two doors share
+ * lives below them: `src/net/` (accepting, and the line doors' machinery in `src/net/lines/`), `src/wire/`.
+ */
 const RULES: readonly Rule[] = [
   { wall: "the hub imports no door", from: HUB, to: /^src\/(tcp|ws|http|irc)\// },
   { wall: "the hub imports no concrete store", from: HUB, to: /^src\/store\/(memory|sqlite|redis)\.ts$/ },
@@ -33,6 +36,7 @@ const RULES: readonly Rule[] = [
   { wall: "the hub imports no network code", from: HUB, to: /^src\/net\// },
   { wall: "the hub imports no metrics module", from: HUB, to: /^src\/metrics\.ts$/ },
   { wall: "the hub imports no wiring", from: HUB, to: /^(main\.ts|src\/cli\.ts|src\/server\.ts)$/ },
+  { wall: "shared network code imports no door", from: /^src\/net\//, to: /^src\/(tcp|ws|http|irc)\// },
   { wall: "a door imports no other door", from: /^src\/tcp\//, to: /^src\/(ws|http|irc)\// },
   { wall: "a door imports no other door", from: /^src\/http\//, to: /^src\/(tcp|ws|irc)\// },
   { wall: "a door imports no other door", from: /^src\/irc\//, to: /^src\/(tcp|ws|http)\// },
@@ -103,7 +107,7 @@ Deno.test("layers: each wall catches an edge that breaks it", () => {
     ["src/hub/hub.ts", "src/tcp/listener.ts"],
     ["src/hub/names.ts", "src/ws/session.ts"],
     ["src/hub/hub.ts", "src/http/routes.ts"],
-    ["src/hub/hub.ts", "src/irc/listener.ts"],
+    ["src/hub/hub.ts", "src/irc/door.ts"],
     ["src/hub/hub.ts", "src/store/memory.ts"],
     ["src/hub/hub.ts", "src/store/sqlite.ts"],
     ["src/hub/hub.ts", "src/store/redis.ts"],
@@ -117,8 +121,11 @@ Deno.test("layers: each wall catches an edge that breaks it", () => {
     ["src/tcp/machat.ts", "src/http/errors.ts"],
     ["src/http/routes.ts", "src/ws/gobanter.ts"],
     ["src/http/routes.ts", "src/tcp/commands.ts"],
-    ["src/irc/listener.ts", "src/tcp/lines.ts"],
-    ["src/ws/upgrade.ts", "src/tcp/lines.ts"],
+    ["src/irc/door.ts", "src/tcp/commands.ts"],
+    ["src/irc/dialect.ts", "src/ws/session.ts"],
+    ["src/ws/upgrade.ts", "src/tcp/commands.ts"],
+    ["src/net/lines/door.ts", "src/tcp/commands.ts"],
+    ["src/net/accept.ts", "src/irc/door.ts"],
     ["src/ws/routes.ts", "src/http/routes.ts"],
     ["src/ws/routes.ts", "src/http/assets.ts"],
     ["src/store/sqlite.ts", "src/hub/hub.ts"],
@@ -152,8 +159,13 @@ Deno.test("layers: the edges the walls allow pass", () => {
     { from: "src/hub/hub.ts", to: "src/bus/bus.ts", typeOnly: true },
     { from: "src/hub/hub.ts", to: "src/hub/backpressure.ts", typeOnly: false },
     { from: "src/hub/hub.ts", to: "src/model.ts", typeOnly: false },
-    { from: "src/tcp/listener.ts", to: "src/hub/backpressure.ts", typeOnly: false },
-    { from: "src/tcp/listener.ts", to: "src/net/accept.ts", typeOnly: false },
+    { from: "src/net/lines/session.ts", to: "src/hub/backpressure.ts", typeOnly: false },
+    { from: "src/net/lines/door.ts", to: "src/net/accept.ts", typeOnly: false },
+    { from: "src/tcp/listener.ts", to: "src/net/lines/door.ts", typeOnly: false },
+    { from: "src/tcp/commands.ts", to: "src/net/lines/dialect.ts", typeOnly: true },
+    { from: "src/irc/door.ts", to: "src/net/lines/door.ts", typeOnly: false },
+    { from: "src/irc/dialect.ts", to: "src/wire/lines.ts", typeOnly: false },
+    { from: "src/irc/dialect.ts", to: "src/hub/hub.ts", typeOnly: true },
     { from: "src/ws/upgrade.ts", to: "src/http/server.ts", typeOnly: true },
     { from: "src/ws/routes.ts", to: "src/http/route.ts", typeOnly: false },
     { from: "src/ws/routes.ts", to: "src/http/errors.ts", typeOnly: false },
@@ -164,6 +176,7 @@ Deno.test("layers: the edges the walls allow pass", () => {
     { from: "main.ts", to: "src/cli.ts", typeOnly: false },
     { from: "src/server.ts", to: "src/cli.ts", typeOnly: true },
     { from: "src/server.ts", to: "src/tcp/listener.ts", typeOnly: false },
+    { from: "src/server.ts", to: "src/irc/door.ts", typeOnly: false },
     { from: "web/chat.ts", to: "src/wire/gobanter.ts", typeOnly: true },
     { from: "web/app.tsx", to: "npm:/preact@11.2.0/hooks", typeOnly: false },
     { from: "web/components/avatar.tsx", to: "web/timeline.ts", typeOnly: false },

@@ -1,7 +1,7 @@
 /** Line framing of the TCP door: LineFramer driven directly, and LineStream as a TransformStream. */
 
 import assert from "node:assert/strict";
-import { type Line, LineFramer, type LineFramerOptions, LineStream } from "../src/tcp/lines.ts";
+import { type Line, LineFramer, type LineFramerOptions, LineStream } from "../src/net/lines/framer.ts";
 import { concat } from "../src/hub/backpressure.ts";
 
 const encoder = new TextEncoder();

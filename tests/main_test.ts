@@ -206,7 +206,7 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<Ru
       args,
       cwd: ROOT,
       clearEnv: true,
-      env: childEnv(env),
+      env: childEnv({ HUBBUB_IRC: "127.0.0.1:0", ...env }),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { Hub } from "../src/hub/hub.ts";
 import { ConnectionGate } from "../src/hub/limits.ts";
 import { MemoryStore } from "../src/store/memory.ts";
-import type { LineDialect } from "../src/tcp/dialect.ts";
-import { line } from "../src/tcp/lines.ts";
-import { serveLines } from "../src/tcp/listener.ts";
+import type { LineDialect } from "../src/net/lines/dialect.ts";
+import { line } from "../src/net/lines/framer.ts";
+import { serveLines } from "../src/net/lines/door.ts";
 import { delay, eventually, hubOptions, LineClient, roomHistory, serve } from "./_helpers.ts";
 
 Deno.test("TCP: two command clients chat, DM, list, switch rooms; a third room stays private", async () => {
@@ -306,6 +306,10 @@ function shoutDialect(calls: string[]): LineDialect {
     farewell: (connection, reason) => connection.session.send(`BYE ${reason}`),
     refusal: (reason) => `FULL ${reason}`,
     close: () => calls.push("close"),
+    quiet(connection) {
+      calls.push("quiet");
+      connection.session.send("STILL THERE?");
+    },
   };
 }
 
@@ -348,8 +352,12 @@ Deno.test("serveLines: a new line dialect plugs in with its own words, line leng
 
     await silent.expect("BYE login-timeout", 3000);
     await silent.closedByServer();
+    // Quiet for half the idle timeout: the dialect may ask (IRC's PING), once per quiet spell; then idle.
+    await alice.expect("STILL THERE?", 3000);
     await alice.expect("BYE idle", 3000);
     await alice.closedByServer();
+    assert.equal(alice.lines.filter((l) => l === "STILL THERE?").length, 1);
+    assert.ok(!silent.lines.includes("STILL THERE?"), "a connection still owing its login is not asked");
     await eventually(() => calls.filter((c) => c === "close").length === 2, "the dialect hears both closes");
     assert.equal(calls.filter((c) => c === "open").length, 2, "the refused connection never opened");
   } finally {

@@ -94,6 +94,12 @@ export interface JoinOptions {
    * own; each door has its own setting); 0 or absent: none.
    */
   readonly replay?: number;
+  /**
+   * Takes the replayed messages (oldest first, text cleaned) instead of their being sent one by one as live
+   * messages: a dialect that marks history as such (IRC's `chathistory` batch). Live messages held back
+   * meanwhile still follow it, without gap or duplicate.
+   */
+  readonly replayTo?: (messages: readonly ChatMessage[]) => void;
 }
 
 /** Options of {@linkcode Hub.say}. */
@@ -280,7 +286,9 @@ export class Hub {
     client.rooms.set(room.key, room);
     client.current = room;
     if (client.key !== null) this.#presence.added(room, client);
-    if (options.replay !== undefined && options.replay > 0) this.#replay(client, room, options.replay);
+    if (options.replay !== undefined && options.replay > 0) {
+      this.#replay(client, room, options.replay, options.replayTo);
+    }
     return ok(room.name);
   }
 
@@ -516,23 +524,26 @@ export class Hub {
    * Sends a joiner the room's recent messages, oldest first. Live messages for that room are held back
    * until the replay is out, then sent without the ones the replay already carried: no gap, no duplicate.
    */
-  #replay(client: Client, room: Room, limit: number): void {
+  #replay(
+    client: Client,
+    room: Room,
+    limit: number,
+    replayTo?: (messages: readonly ChatMessage[]) => void,
+  ): void {
     const held: ChatEvent[] = [];
     (client.held ??= new Map()).set(room.key, held);
     const release = (messages: readonly ChatMessage[]) => {
       if (client.held?.get(room.key) !== held) return;
       client.held.delete(room.key);
       if (client.held.size === 0) client.held = null;
-      let last = 0;
-      for (const message of messages) {
-        // Rows stored before the hub cleaned text on input are cleaned on their way out.
-        const text = cleanText(message.text);
-        this.#fanout([client], {
-          kind: "message",
-          message: text === message.text ? message : { ...message, text },
-        }, null);
-        last = message.id;
-      }
+      // Rows stored before the hub cleaned text on input are cleaned on their way out.
+      const cleaned = messages.map((m) => {
+        const text = cleanText(m.text);
+        return text === m.text ? m : { ...m, text };
+      });
+      if (replayTo) replayTo(cleaned);
+      else for (const message of cleaned) this.#fanout([client], { kind: "message", message }, null);
+      const last = cleaned.at(-1)?.id ?? 0;
       for (const event of held) {
         if (event.kind !== "message" || event.message.id > last) this.#fanout([client], event, null);
       }

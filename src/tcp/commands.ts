@@ -10,8 +10,9 @@
 import type { ChatEvent, Codec, ErrorCode, Frame } from "../model.ts";
 import { DEFAULT_ROOM } from "../names.ts";
 import { flatText, oneLine, presenceLine } from "../wire/lines.ts";
-import { hubbubTellings, type LineConnection, type LineDialect } from "./dialect.ts";
-import { line } from "./lines.ts";
+import type { LineConnection, LineDialect } from "../net/lines/dialect.ts";
+import { line } from "../net/lines/framer.ts";
+import { hubbubTellings } from "./dialect.ts";
 
 /**
  * A parsed line of the command dialect. `LOGIN`'s argument is the rest of the line: a name, or with accounts

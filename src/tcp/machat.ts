@@ -10,9 +10,10 @@
 
 import type { ChatEvent, Codec, Frame } from "../model.ts";
 import { BAD_HANDSHAKE, machatLine, parseHandshake } from "../wire/machat.ts";
-import { hubbubTellings, type LineConnection, type LineDialect, type Preamble } from "./dialect.ts";
+import type { LineConnection, LineDialect, Preamble } from "../net/lines/dialect.ts";
+import { hubbubTellings } from "./dialect.ts";
 import { concat } from "../hub/backpressure.ts";
-import { line } from "./lines.ts";
+import { line } from "../net/lines/framer.ts";
 
 /** Longest handshake accepted, in bytes. */
 export const MAX_HANDSHAKE = 4096;

@@ -11,7 +11,7 @@ import { type Command, commandCodec, MAX_HISTORY, parseCommand } from "../../src
 import { handshakeEnd, machatCodec } from "../../src/tcp/machat.ts";
 import { oneLine } from "../../src/wire/lines.ts";
 import { parseHandshake } from "../../src/wire/machat.ts";
-import { type Line, LineFramer } from "../../src/tcp/lines.ts";
+import { type Line, LineFramer } from "../../src/net/lines/framer.ts";
 import { fromBase64, gochatCodec, parseQuery, toBase64 } from "../../src/ws/gochat.ts";
 import { documentedCodec, legacyCodec } from "../../src/ws/gobanter.ts";
 import { machatWsCodec } from "../../src/ws/machat.ts";

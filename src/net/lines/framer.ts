@@ -1,15 +1,15 @@
 /**
- * Line framing for the TCP door and every line dialect it serves: bytes in, decoded lines (or line errors)
- * out, and {@linkcode line} for the way back.
+ * Line framing for every line door (TCP, IRC) and every line dialect they serve: bytes in, decoded lines (or
+ * line errors) out, and {@linkcode line} for the way back.
  *
  * {@linkcode LineFramer} is a `Transformer`, so `new TransformStream(new LineFramer())` frames a byte
- * stream; the TCP door also drives it directly from its read loop to avoid a stream per connection.
+ * stream; `serveLines` also drives it directly from its read loop to avoid a stream per connection.
  * It splits on `\n` in bytes (so multi-byte characters split across reads are safe), strips one `\r`,
  * discards lines over the limit and reports each as `too-long`, and reports invalid UTF-8 as `invalid-utf8`.
  * @module
  */
 
-import { concat } from "../hub/backpressure.ts";
+import { concat } from "../../hub/backpressure.ts";
 
 /** Why a framed line was discarded. */
 export type LineError = "too-long" | "invalid-utf8";

@@ -1,17 +1,17 @@
 /**
- * The outbound side of one TCP connection: a hub session that writes lines through the {@linkcode Outbox}
- * every door shares (byte accounting, the slow-reader rule, close after drain).
+ * The outbound side of one line connection (TCP, IRC): a hub session that writes lines through the
+ * {@linkcode Outbox} every door shares (byte accounting, the slow-reader rule, close after drain).
  * @module
  */
 
-import type { CloseReason, Codec, Frame, Session } from "../model.ts";
-import { newConnectionId } from "../model.ts";
-import { type LoadGauge, Outbox } from "../hub/backpressure.ts";
-import { closeQuietly } from "../net/accept.ts";
-import { line } from "./lines.ts";
+import type { CloseReason, Codec, Frame, Session } from "../../model.ts";
+import { newConnectionId } from "../../model.ts";
+import { type LoadGauge, Outbox } from "../../hub/backpressure.ts";
+import { closeQuietly } from "../accept.ts";
+import { line } from "./framer.ts";
 
-/** Options of {@linkcode TcpSession}. */
-export interface TcpSessionOptions {
+/** Options of {@linkcode LineSession}. */
+export interface LineSessionOptions {
   /** The codec to start with; the connection's dialect may switch it once sniffed. */
   readonly codec: Codec;
   /** Outbound bytes that may be queued before the connection is dropped as a slow reader. */
@@ -22,15 +22,15 @@ export interface TcpSessionOptions {
   readonly onClose: (reason: CloseReason) => void;
 }
 
-/** The outbound side of one TCP connection: a thin writer over the {@linkcode Outbox} every door shares. */
-export class TcpSession implements Session {
+/** The outbound side of one line connection: a thin writer over the {@linkcode Outbox} every door shares. */
+export class LineSession implements Session {
   readonly id: string;
   /** The dialect; set once the connection's first bytes show which one it speaks. */
   codec: Codec;
   readonly #outbox: Outbox;
 
   /** Wraps a connection. */
-  constructor(conn: Deno.Conn, options: TcpSessionOptions) {
+  constructor(conn: Deno.Conn, options: LineSessionOptions) {
     this.id = newConnectionId();
     this.codec = options.codec;
     this.#outbox = new Outbox({
@@ -46,9 +46,19 @@ export class TcpSession implements Session {
     return this.#outbox.queued;
   }
 
+  /**
+   * Fits frames to this connection before they are queued (`LineDialect.tailor`); `null`: as they are. Only
+   * frames of a subclass of `Uint8Array` (a codec's mark) are fitted: plain ones cost a constructor compare.
+   */
+  tailor: ((frame: Uint8Array) => Uint8Array | readonly Uint8Array[]) | null = null;
+
   /** {@inheritDoc Session.send} Text is one line (its `\n` added); bytes go as they are. */
   send(frame: Frame): void {
-    this.#outbox.push(typeof frame === "string" ? line(frame) : frame);
+    const bytes = typeof frame === "string" ? line(frame) : frame;
+    if (this.tailor === null || bytes.constructor === Uint8Array) return this.#outbox.push(bytes);
+    const fitted = this.tailor(bytes);
+    if (fitted instanceof Uint8Array) this.#outbox.push(fitted);
+    else for (const part of fitted) if (part.length > 0) this.#outbox.push(part);
   }
 
   /** Marks the session backed up or not; the door's sweep calls it. */
