@@ -63,8 +63,13 @@ export class LineClient implements AsyncDisposable {
   }
 
   /** Connects over TLS, trusting `ca` (PEM) and checking the server's name against the address. */
-  static async connectTls(addr: Deno.NetAddr, ca: string): Promise<LineClient> {
-    return new LineClient(await Deno.connectTls({ hostname: addr.hostname, port: addr.port, caCerts: [ca] }));
+  static async connectTls(
+    addr: Deno.NetAddr,
+    ca: string,
+    options: { crlf?: boolean } = {},
+  ): Promise<LineClient> {
+    const conn = await Deno.connectTls({ hostname: addr.hostname, port: addr.port, caCerts: [ca] });
+    return new LineClient(conn, options.crlf);
   }
 
   /** Connects to a server's TCP door; `crlf`: lines end in `\r\n` (IRC), and `lines` holds them without it. */

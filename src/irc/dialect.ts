@@ -14,8 +14,9 @@ import { channelOf, FrameFitter, inboundText, ircCodec, roomOf, SERVER, sourceOf
 import { CHATHISTORY_LIMIT, historyBatch, parseRequest, readHistory } from "./history.ts";
 import { formatMessage, frame, type IrcMessage, parseMessage, withinLimits } from "./message.ts";
 import { ERR, fromServer, namesReply, numeric, RPL, welcome, whoReply } from "./replies.ts";
+import { accountsOn, SASL, SaslExchange, signIn } from "./sasl.ts";
 
-/** Capabilities the door offers (`CAP LS`). `sasl` is not among them while accounts are off. */
+/** Capabilities the door offers (`CAP LS`); `sasl` joins them while accounts are on ({@linkcode offered}). */
 export const CAPS: readonly string[] = [
   "away-notify",
   "batch",
@@ -47,8 +48,10 @@ interface IrcState {
   /** `CAP LS` or `CAP REQ` came before registration: it waits for `CAP END`. */
   negotiating: boolean;
   readonly caps: Set<string>;
-  /** `PASS`, kept for the account login (see {@linkcode claimNick}). */
+  /** `PASS`, checked against the account of the nick at registration (accounts on). */
   password: string | null;
+  /** The SASL exchange, and the account it signed in to. */
+  readonly sasl: SaslExchange;
   /** Fits frames encoded for everyone to this connection. */
   readonly fitter: FrameFitter;
 }
@@ -80,6 +83,7 @@ export function ircDialect(options: IrcDialectOptions): LineDialect {
         negotiating: false,
         caps: new Set(),
         password: null,
+        sasl: new SaslExchange(),
         fitter: new FrameFitter(),
       };
       states.set(connection, state);
@@ -175,13 +179,14 @@ function cap(ctx: Ctx, message: IrcMessage): void | Promise<void> {
   switch (sub) {
     case "LS":
       if (!state.registered) state.negotiating = true;
-      return say(ctx, fromServer("CAP", me ?? "*", "LS", CAPS.join(" ")));
+      return say(ctx, fromServer("CAP", me ?? "*", "LS", offered(ctx.connection.hub).join(" ")));
     case "LIST":
       return say(ctx, fromServer("CAP", me ?? "*", "LIST", [...state.caps].join(" ")));
     case "REQ": {
       if (!state.registered) state.negotiating = true;
       const asked = (message.params[1] ?? "").split(" ").filter((c) => c !== "");
-      const known = asked.every((c) => CAPS.includes(c.replace(/^-/, "")));
+      const caps = offered(ctx.connection.hub);
+      const known = asked.every((c) => caps.includes(c.replace(/^-/, "")));
       if (!known || asked.length === 0) return say(ctx, fromServer("CAP", me ?? "*", "NAK", asked.join(" ")));
       for (const c of asked) c.startsWith("-") ? state.caps.delete(c.slice(1)) : state.caps.add(c);
       ctx.connection.useCodec(codecOf(state));
@@ -193,6 +198,11 @@ function cap(ctx: Ctx, message: IrcMessage): void | Promise<void> {
     default:
       return say(ctx, numeric(ERR.INVALIDCAPCMD, state.nick, sub ?? "*", "Invalid CAP command"));
   }
+}
+
+/** The capabilities offered now: `sasl` only while accounts are on. */
+function offered(hub: Hub): readonly string[] {
+  return accountsOn(hub) ? [...CAPS, "sasl"] : CAPS;
 }
 
 function codecOf(state: IrcState) {
@@ -225,6 +235,9 @@ function nickRefusal(me: string | null, wanted: string, refused: Result<unknown>
   if (refused.code === "username-taken") {
     return numeric(ERR.NICKNAMEINUSE, me, wanted, "Nickname is already in use");
   }
+  if (refused.code === "name-registered") {
+    return numeric(ERR.NICKNAMEINUSE, me, wanted, "Nickname is registered: sign in with SASL PLAIN or PASS");
+  }
   if (refused.code === "invalid-username") {
     return numeric(ERR.ERRONEUSNICKNAME, me, wanted, `Erroneous nickname: ${refused.detail}`);
   }
@@ -251,12 +264,22 @@ function pass(ctx: Ctx, message: IrcMessage): void {
   ctx.state.password = message.params[0]!;
 }
 
-/** Registers once `NICK` and `USER` are in and capability negotiation is over: claims the nick, welcomes. */
+/**
+ * Registers once `NICK` and `USER` are in and capability negotiation is over: signs in with `PASS` when accounts
+ * are on and SASL did not already, claims the nick (the account's name, when signed in), welcomes.
+ */
 async function register(ctx: Ctx): Promise<void> {
   const { state, connection, options } = ctx;
   if (state.registered || state.negotiating || !state.user || state.nick === null) return;
-  const claimed = await claimNick(connection, state.nick, state.password);
+  let account = state.sasl.account;
+  if (account === null && state.password !== null && accountsOn(connection.hub)) {
+    const signed = await signIn(connection, state.nick, state.password);
+    if (!signed.ok) return refuseLogin(ctx, `Password incorrect: ${signed.detail}`);
+    account = signed.value;
+  }
+  const claimed = await connection.hub.claim(connection.client, account ?? state.nick);
   if (!claimed.ok) {
+    if (claimed.code === "login-required") return refuseLogin(ctx, claimed.detail);
     const wanted = state.nick;
     state.nick = null;
     return say(ctx, nickRefusal(null, wanted, claimed));
@@ -275,17 +298,10 @@ async function register(ctx: Ctx): Promise<void> {
   );
 }
 
-/**
- * Where the account login plugs in (issue: accounts, `--accounts`): with accounts on, a `PASS` (or, later,
- * SASL PLAIN) logs the nick in with its password here. While accounts are off `PASS` is accepted and ignored,
- * and every nick is a guest's claim, cluster-wide, like every other door's.
- */
-function claimNick(
-  connection: LineConnection,
-  nick: string,
-  _password: string | null,
-): Promise<Result<string>> {
-  return connection.hub.claim(connection.client, nick);
+/** A password refused at registration (or none given where one is required): `464`, then the link closes. */
+function refuseLogin(ctx: Ctx, why: string): void {
+  say(ctx, numeric(SASL.PASSWDMISMATCH, ctx.state.nick, why), closing(ctx.state.nick, "Bad password"));
+  ctx.connection.end("protocol");
 }
 
 const MOTD = [
@@ -562,8 +578,14 @@ function userhost(ctx: Ctx, message: IrcMessage): void {
   say(ctx, numeric(RPL.USERHOST, ctx.state.nick, found.join(" ")));
 }
 
-function authenticate(ctx: Ctx): void {
-  say(ctx, numeric(ERR.SASLFAIL, ctx.state.nick, "SASL authentication is not available (no accounts)"));
+async function authenticate(ctx: Ctx, message: IrcMessage): Promise<void> {
+  const { state } = ctx;
+  if (state.registered) return say(ctx, numeric(SASL.ALREADY, state.nick, "You have already registered"));
+  if (need(ctx, message, 1) === null) return;
+  if (!state.caps.has("sasl")) {
+    return say(ctx, numeric(SASL.FAIL, state.nick, "Request the sasl capability first"));
+  }
+  say(ctx, ...await state.sasl.step(ctx.connection, state.nick, message.params[0]!));
 }
 
 const COMMANDS: Readonly<Record<string, Handler>> = {

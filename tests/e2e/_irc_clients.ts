@@ -53,8 +53,15 @@ export class Framework implements AsyncDisposable {
     }
   }
 
-  /** Connects, registers as `nick` (with `echo-message` and `draft/chathistory` asked for) and waits for it. */
-  static async connect(addr: Deno.NetAddr, nick: string): Promise<Framework> {
+  /**
+   * Connects, registers as `nick` (with `echo-message` and `draft/chathistory` asked for) and waits for it;
+   * with `account`, it signs in with SASL PLAIN first, as The Lounge does when given a password.
+   */
+  static async connect(
+    addr: Deno.NetAddr,
+    nick: string,
+    account?: { readonly account: string; readonly password: string },
+  ): Promise<Framework> {
     const client = new IRC.Client();
     client.requestCap("draft/chathistory");
     const framework = new Framework(client);
@@ -71,6 +78,7 @@ export class Framework implements AsyncDisposable {
       auto_reconnect: false,
       enable_echomessage: false,
       ping_interval: 0,
+      ...(account ? { account } : {}),
     });
     await registered;
     return framework;

@@ -111,6 +111,32 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "irc-framework with accounts: SASL PLAIN signs it in to its account; its DMs are its own",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A short login deadline: the client refused below waits for it to close.
+    const options = { accounts: "on" as const, presenceIntervalMs: 20, loginTimeoutMs: 1500 };
+    await using server = serve(options, { scrypt: { ln: 4, r: 1, p: 1 } });
+    {
+      await using owner = await LineClient.login(server.tcp!, "lou");
+      await owner.send("REGISTER lounge-pass");
+      await owner.expect("OK");
+    }
+    await using tcp = await LineClient.login(server.tcp!, "tom");
+    await using lounge = await Framework.connect(server.irc!, "lou-away", {
+      account: "lou",
+      password: "lounge-pass",
+    });
+    assert.equal(lounge.client.user.nick, "lou", "registered under its account's name");
+    await tcp.send("DM lou signed in?");
+    await lounge.expect((e) => e.type === "privmsg" && e.nick === "tom" && e.message === "signed in?");
+    // A wrong password is no way in.
+    await assert.rejects(Framework.connect(server.irc!, "lou", { account: "lou", password: "not-it" }));
+  },
+});
+
 interface FrameworkHistory {
   readonly nick: string;
   readonly text: string;
