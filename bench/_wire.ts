@@ -322,6 +322,45 @@ export function rssBytes(pid: number | "self"): number {
   }
 }
 
+const trees = new Map<number, { at: number; pids: number[] }>();
+
+/**
+ * `pid` and every process under it: a hubbub with `--workers` does its work in child processes, and the
+ * runner counts their CPU and memory as the server's. The scan of `/proc` is reused for a second, so that
+ * sampling often does not become noise on the machine.
+ */
+export function processTree(pid: number): number[] {
+  const known = trees.get(pid);
+  if (known && performance.now() - known.at < 1000) return known.pids;
+  const children = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(parent) ?? [];
+      list.push(Number(entry.name));
+      children.set(parent, list);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  trees.set(pid, { at: performance.now(), pids: tree });
+  return tree;
+}
+
+/** CPU seconds of `pid` and the processes under it (NaN when `pid` is gone). */
+export function treeCpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p, i) => sum + (i === 0 ? cpuSeconds(p) : cpuSeconds(p) || 0), 0);
+}
+
+/** RSS of `pid` and the processes under it (NaN when `pid` is gone). */
+export function treeRssBytes(pid: number): number {
+  return processTree(pid).reduce((sum, p, i) => sum + (i === 0 ? rssBytes(p) : rssBytes(p) || 0), 0);
+}
+
 /** Busy CPU seconds of the whole machine (every core: user, nice, system, irq, softirq, steal). */
 export function systemBusySeconds(): number {
   try {

@@ -92,6 +92,15 @@ export interface GenSpec {
   readonly drainMs?: number;
   /** Wait for `go` (the runner) or start at once (tests). */
   readonly waitForGo?: boolean;
+  /** `fanout`: also report deliveries and latency second by second while counting (`--trace`). */
+  readonly trace?: boolean;
+}
+
+/** One second of a traced run, as the clients saw it. */
+export interface TraceSecond {
+  readonly deliveries: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 /** What a run found. */
@@ -131,6 +140,8 @@ export interface GenResult {
   join?: JoinResult;
   /** Setup time (connect + log in), milliseconds. */
   setupMs: number;
+  /** `trace`: one entry per second counted, by the second the delivery arrived in. */
+  trace?: TraceSecond[];
 }
 
 /** Results of the `join` scenario. */
@@ -192,6 +203,16 @@ function gate(): Gate {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => open = resolve);
   return { promise, open };
+}
+
+/** Per-second summaries of `seconds` (deliveries that arrived after the window ends are left out). */
+function traceOf(seconds: readonly Histogram[], count: number): TraceSecond[] {
+  return Array.from({ length: count }, (_, i) => {
+    const h = seconds[i];
+    return h && h.count > 0
+      ? { deliveries: h.count, p99Ms: h.quantile(0.99) / 1000, maxMs: h.max / 1000 }
+      : { deliveries: 0, p99Ms: NaN, maxMs: NaN };
+  });
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -448,6 +469,9 @@ class Generator {
   joinStart = 0;
   readonly latency = new Histogram();
   readonly sideLatency = new Histogram();
+  /** `trace`: latency per second counted, and when counting started (µs). */
+  readonly seconds: Histogram[] = [];
+  countStart = 0;
   readonly errors: string[] = [];
   readonly #fullWaiters = new Set<() => void>();
   readonly #deliveryWaiters = new Set<() => void>();
@@ -593,6 +617,11 @@ class Generator {
       client.deliveries++;
       this.deliveriesCounted++;
       this.latency.record(this.now - sentAt);
+      if (this.spec.trace) {
+        (this.seconds[Math.floor((this.now - this.countStart) / 1e6)] ??= new Histogram()).record(
+          this.now - sentAt,
+        );
+      }
     }
     if (client === this.observer) {
       const from = this.clients[sender];
@@ -909,6 +938,7 @@ class Generator {
       errors: this.errors,
       setupMs,
       ...(join ? { join } : {}),
+      ...(spec.trace ? { trace: traceOf(this.seconds, Math.ceil(seconds)) } : {}),
     };
     this.emit({ ev: "result", result });
     return result;
@@ -927,6 +957,7 @@ class Generator {
     this.running = true;
     const stopSending = this.#startSending();
     await delay(spec.warmupMs ?? 1000);
+    this.countStart = nowMicros();
     this.counting = true;
     this.emit({ ev: "start" });
     await delay(spec.measureMs ?? 3000);

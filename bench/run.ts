@@ -16,16 +16,25 @@
  *                                   no join-10000
  *   deno task bench --only fanout-1000x5,idle-ws --rounds 5
  *   deno task bench --profile --only fanout-1000x5   hubbub with --cpu-prof, then a profile summary
+ *   deno task bench --trace --only fanout-1000x5     every run second by second: deliveries, p99, CPU, GC
  *   deno task bench --root DIR --candidate DIR2      benchmark a copy, and a patched copy alternately
  *   deno task bench --variants hubbub,baseline --set window=4   experiments
  *
- * Variants: hubbub (SQLite history, the default), the baseline, hubbub --store memory, hubbub --redis (a fresh
- * redis-server per run), and the candidate.
+ * Variants: hubbub (SQLite history, the default), the baseline (`Deno.serve`), the raw-socket baseline, hubbub
+ * --store memory, hubbub --redis (a fresh redis-server per run), hubbub --workers 2 --redis (CPU and RSS summed
+ * over the worker processes), and the candidate.
  * @module
  */
 
-import { cpuSeconds, Histogram, type HistogramJson, rssBytes, systemBusySeconds } from "./_wire.ts";
-import type { GenEvent, GenResult, GenSpec } from "./gen.ts";
+import {
+  cpuSeconds,
+  Histogram,
+  type HistogramJson,
+  systemBusySeconds,
+  treeCpuSeconds,
+  treeRssBytes,
+} from "./_wire.ts";
+import type { GenEvent, GenResult, GenSpec, TraceSecond } from "./gen.ts";
 import { report } from "./profile.ts";
 import type { StoreRun } from "./store.ts";
 
@@ -33,13 +42,22 @@ const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const HOST = "127.0.0.1";
 const encoder = new TextEncoder();
 
-type Variant = "hubbub" | "hubbub-mem" | "hubbub-redis" | "baseline" | "candidate";
+type Variant =
+  | "hubbub"
+  | "hubbub-mem"
+  | "hubbub-redis"
+  | "hubbub-workers"
+  | "baseline"
+  | "baseline-raw"
+  | "candidate";
 
 const VARIANT_LABEL: Record<Variant, string> = {
   hubbub: "hubbub (sqlite)",
   "hubbub-mem": "hubbub --store memory",
   "hubbub-redis": "hubbub --redis",
+  "hubbub-workers": "hubbub --workers 2 --redis",
   baseline: "baseline",
+  "baseline-raw": "raw-socket baseline",
   candidate: "candidate (sqlite)",
 };
 
@@ -48,6 +66,8 @@ interface Options {
   readonly rounds: number;
   readonly only: readonly string[] | null;
   readonly profile: boolean;
+  /** `--trace`: a per-second trace of every run (deliveries, latency, CPU, GC pauses). */
+  readonly trace: boolean;
   readonly verbose: boolean;
   /** The hubbub checkout to run (`--root DIR`); this repository by default. */
   readonly root: string;
@@ -72,6 +92,7 @@ function parseOptions(args: readonly string[]): Options {
     rounds: Number(value("--rounds") ?? (quick ? 1 : 3)),
     only: only ? only.split(",") : null,
     profile: args.includes("--profile"),
+    trace: args.includes("--trace"),
     verbose: args.includes("--verbose"),
     root: (value("--root") ?? ROOT).replace(/\/$/, ""),
     candidate: value("--candidate")?.replace(/\/$/, "") ?? null,
@@ -97,7 +118,12 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /** Runs `argv` through `sh` with the open-file limit raised (10 000 connections need as many descriptors). */
 function spawn(
   argv: string[],
-  options: { stdin?: "piped" | "null"; stdout?: "piped" | "null"; cwd?: string } = {},
+  options: {
+    stdin?: "piped" | "null";
+    stdout?: "piped" | "null";
+    cwd?: string;
+    env?: Record<string, string>;
+  } = {},
 ) {
   return new Deno.Command("sh", {
     args: [
@@ -110,7 +136,7 @@ function spawn(
     stdin: options.stdin ?? "null",
     stdout: options.stdout ?? "null",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
 }
 
@@ -157,6 +183,33 @@ interface Server {
   readonly profile: string | null;
   stop(): Promise<void>;
   stderr(): string;
+  /** Garbage collections so far (`--trace`): when the line came (`performance.now()`), and the pause. */
+  gc(): readonly GcPause[];
+}
+
+/** One garbage collection a server reported with `--trace-gc`. */
+interface GcPause {
+  readonly at: number;
+  readonly ms: number;
+}
+
+/** Collects `--trace-gc` lines ("… ms: Scavenge 3.9 (4.8) -> 3.4 (5.2) MB, pooled: 0.0 MB, 1.73 / 0.00 ms …"). */
+function gcPauses(stream: ReadableStream<Uint8Array> | null): () => readonly GcPause[] {
+  const pauses: GcPause[] = [];
+  if (!stream) return () => pauses;
+  void (async () => {
+    let buffered = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) {
+        const match = /ms: [A-Za-z -]+ .* MB, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+        if (match) pauses.push({ at: performance.now(), ms: Number(match[1]) });
+      }
+    }
+  })().catch(() => {});
+  return () => pauses;
 }
 
 const hubbubFlags = new Map<string, string[]>();
@@ -247,7 +300,15 @@ async function runtimeFlags(root: string): Promise<string[]> {
   return command.split(/\s+/).filter((word) => word.startsWith("--v8-flags="));
 }
 
-async function startServer(variant: Variant, options: { profile?: string | null } = {}): Promise<Server> {
+/** Whether `variant` is one of the bare baselines (no hubbub, no metrics to scrape). */
+function isBaseline(variant: Variant): boolean {
+  return variant === "baseline" || variant === "baseline-raw";
+}
+
+async function startServer(
+  variant: Variant,
+  options: { profile?: string | null; trace?: boolean } = {},
+): Promise<Server> {
   const http = freePort();
   const tcp = freePort();
   let irc = 0;
@@ -255,7 +316,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
   let dir: string | null = null;
   let redis: Redis | null = null;
   const profile = options.profile ?? null;
-  if (variant === "baseline") {
+  if (variant === "baseline" || variant === "baseline-raw") {
     argv = [
       Deno.execPath(),
       "run",
@@ -265,12 +326,13 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       `${HOST}:${http}`,
       "--tcp",
       `${HOST}:${tcp}`,
+      ...(variant === "baseline-raw" ? ["--raw"] : []),
     ];
   } else {
     const root = variant === "candidate" ? candidateRoot! : hubbubRoot;
     dir = await Deno.makeTempDir({ prefix: "hubbub-bench-" });
     const store = variant === "hubbub-mem" ? "memory" : `sqlite:${dir}/hubbub.db`;
-    if (variant === "hubbub-redis") redis = await startRedis(dir);
+    if (variant === "hubbub-redis" || variant === "hubbub-workers") redis = await startRedis(dir);
     const prof = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
     argv = [
       Deno.execPath(),
@@ -286,6 +348,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       "--log-level",
       "error",
       ...(redis ? ["--redis", redis.url] : ["--store", store]),
+      ...(variant === "hubbub-workers" ? ["--workers", "2"] : []),
       ...(await limitFlags(root)),
     ];
     // A hubbub with an IRC door listens on a free port too (one without it does not know the flag).
@@ -294,9 +357,15 @@ async function startServer(variant: Variant, options: { profile?: string | null 
       argv.push("--irc", `${HOST}:${irc}`);
     }
   }
-  const cwd = variant === "baseline" ? ROOT : variant === "candidate" ? candidateRoot! : hubbubRoot;
-  const child = spawn(argv, { cwd });
+  const cwd = isBaseline(variant) ? ROOT : variant === "candidate" ? candidateRoot! : hubbubRoot;
+  // DENO_V8_FLAGS adds to the flags on the command line, and reaches --workers' children too.
+  const trace = options.trace ?? false;
+  const child = spawn(argv, {
+    cwd,
+    ...(trace ? { stdout: "piped", env: { DENO_V8_FLAGS: "--trace-gc" } } : {}),
+  });
   const err = tail(child.stderr);
+  const gc = gcPauses(trace ? child.stdout : null);
   try {
     await waitForPort(http, child);
     await waitForPort(tcp, child);
@@ -313,6 +382,7 @@ async function startServer(variant: Variant, options: { profile?: string | null 
     irc,
     profile,
     stderr: err.text,
+    gc,
     async stop() {
       sendSignal(child, "SIGTERM");
       const killer = setTimeout(() => {
@@ -349,6 +419,90 @@ interface RunData {
   readonly metrics: Record<string, number>;
   /** The same once the generator is gone (an overloaded hubbub may not answer while loaded). */
   readonly metricsAfter: Record<string, number>;
+  /** `--trace`: the measurement second by second. */
+  readonly trace: readonly TraceRow[] | null;
+}
+
+/** One second of a traced run: what the clients saw, and what the machine did meanwhile. */
+interface TraceRow {
+  readonly deliveries: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** CPU in that second, percent of one core. */
+  readonly server: number;
+  readonly generator: number;
+  readonly other: number;
+  /** The server's garbage collections that ended in that second: how many, their pauses summed, the longest. */
+  readonly gcCount: number;
+  readonly gcMs: number;
+  readonly gcMaxMs: number;
+}
+
+/** Reads CPU every second while a traced run counts, and lines it up with the generator's trace. */
+class SecondSampler {
+  readonly #server: number;
+  readonly #gen: number;
+  readonly #samples: { at: number; server: number; gen: number; busy: number }[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(server: number, gen: number) {
+    this.#server = server;
+    this.#gen = gen;
+  }
+
+  start(): void {
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), 1000);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#sample();
+  }
+
+  /** Rows for the generator's seconds, with the CPU and the GC pauses of the same seconds. */
+  rows(seconds: readonly TraceSecond[], gc: readonly GcPause[]): TraceRow[] {
+    const samples = this.#samples;
+    return seconds.map((second, i) => {
+      const a = samples[Math.min(i, samples.length - 1)]!;
+      const b = samples[Math.min(i + 1, samples.length - 1)]!;
+      const wall = Math.max(1e-3, (b.at - a.at) / 1000);
+      const server = (b.server - a.server) / wall;
+      const generator = (b.gen - a.gen) / wall;
+      const pauses = gc.filter((p) => p.at >= a.at && p.at < b.at);
+      return {
+        ...second,
+        server: server * 100,
+        generator: generator * 100,
+        other: ((b.busy - a.busy) / wall - server - generator) * 100,
+        gcCount: pauses.length,
+        gcMs: pauses.reduce((sum, p) => sum + p.ms, 0),
+        gcMaxMs: pauses.reduce((max, p) => Math.max(max, p.ms), 0),
+      };
+    });
+  }
+
+  #sample(): void {
+    this.#samples.push({
+      at: performance.now(),
+      server: treeCpuSeconds(this.#server),
+      gen: cpuSeconds(this.#gen),
+      busy: systemBusySeconds(),
+    });
+  }
+}
+
+/** The trace as a Markdown table. */
+function traceTable(rows: readonly TraceRow[]): string {
+  const head =
+    "| s | deliveries/s | p99 ms | max ms | server CPU % | generator CPU % | other CPU % | GCs | GC pause ms (longest) |";
+  const lines = rows.map((r, i) =>
+    `| ${i + 1} | ${fmt(r.deliveries, 0)} | ${fmt(r.p99Ms, 1)} | ${fmt(r.maxMs, 1)} | ${
+      fmt(r.server, 0)
+    } | ` +
+    `${fmt(r.generator, 0)} | ${fmt(r.other, 0)} | ${r.gcCount} | ${fmt(r.gcMs, 1)} (${fmt(r.gcMaxMs, 1)}) |`
+  );
+  return [head, `|${" --- |".repeat(9)}`, ...lines].join("\n");
 }
 
 /** Reads hubbub's Prometheus counters (unlabelled samples and `kind="room"`), or `{}` when it is too busy. */
@@ -375,9 +529,9 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
     ...spec,
     host: HOST,
     port: spec.proto === "tcp" ? server.tcp : spec.proto === "irc" ? server.irc : server.http,
-    server: server.variant === "baseline" ? "baseline" : "hubbub",
+    server: isBaseline(server.variant) ? "baseline" : "hubbub",
   };
-  const rssBefore = rssBytes(server.pid);
+  const rssBefore = treeRssBytes(server.pid);
   const child = spawn([
     Deno.execPath(),
     "run",
@@ -391,6 +545,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
   });
   const err = tail(child.stderr);
   const stdin = child.stdin.getWriter();
+  const secondly = full.trace ? new SecondSampler(server.pid, child.pid) : null;
   let rssReady = NaN;
   let rssWarm = NaN;
   let warmClients = 0;
@@ -402,7 +557,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
   let wall = NaN, serverCpu = NaN, genCpu = NaN, otherCpu = NaN;
   let metrics: Record<string, number> = {};
   const sampler = setInterval(() => {
-    const rss = rssBytes(server.pid);
+    const rss = treeRssBytes(server.pid);
     if (!Number.isFinite(rss)) return;
     rssMax = Math.max(rssMax, rss);
     if (measuring) rssMeasureMax = Math.max(rssMeasureMax, rss);
@@ -421,7 +576,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
         const event = JSON.parse(line) as GenEvent;
         if (event.ev === "warm") {
           await delay(500);
-          rssWarm = rssBytes(server.pid);
+          rssWarm = treeRssBytes(server.pid);
           warmClients = event.clients;
           await stdin.write(encoder.encode("go\n"));
         } else if (event.ev === "ready") {
@@ -430,27 +585,29 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
             const samples: number[] = [];
             for (let i = 0; i < 5; i++) {
               await delay(300);
-              samples.push(rssBytes(server.pid));
+              samples.push(treeRssBytes(server.pid));
             }
             rssReady = median(samples);
-          } else rssReady = rssBytes(server.pid);
+          } else rssReady = treeRssBytes(server.pid);
           await stdin.write(encoder.encode("go\n"));
         } else if (event.ev === "start") {
           t0 = performance.now();
-          s0 = cpuSeconds(server.pid);
+          s0 = treeCpuSeconds(server.pid);
           g0 = cpuSeconds(child.pid);
           o0 = systemBusySeconds();
           measuring = true;
-          rssMeasureMax = rssBytes(server.pid);
+          secondly?.start();
+          rssMeasureMax = treeRssBytes(server.pid);
         } else if (event.ev === "end") {
+          secondly?.stop();
           wall = (performance.now() - t0) / 1000;
-          serverCpu = cpuSeconds(server.pid) - s0;
+          serverCpu = treeCpuSeconds(server.pid) - s0;
           genCpu = cpuSeconds(child.pid) - g0;
           otherCpu = systemBusySeconds() - o0 - serverCpu - genCpu;
-          rssEnd = rssBytes(server.pid);
+          rssEnd = treeRssBytes(server.pid);
           rssMeasureMax = Math.max(rssMeasureMax, rssEnd);
           measuring = false;
-          if (server.variant !== "baseline") metrics = await scrape(server.http);
+          if (!isBaseline(server.variant)) metrics = await scrape(server.http);
         } else if (event.ev === "result") {
           result = event.result;
         }
@@ -461,7 +618,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
     await stdin.close().catch(() => {});
   }
   await child.status;
-  const metricsAfter = server.variant === "baseline" ? {} : await scrape(server.http);
+  const metricsAfter = isBaseline(server.variant) ? {} : await scrape(server.http);
   if (!result) throw new Error(`generator failed: ${err.text()}`);
   if (result.errors.length > 0) {
     say(`    server said (${result.refused} errors while counting): ${result.errors[0]}`);
@@ -481,6 +638,7 @@ async function runGen(server: Server, spec: Omit<GenSpec, "host" | "port" | "ser
     warmClients,
     metrics,
     metricsAfter,
+    trace: secondly && result.trace ? secondly.rows(result.trace, server.gc()) : null,
   };
 }
 
@@ -645,8 +803,10 @@ async function calibrationRun(ctx: Context): Promise<RunData> {
 
 /** Variants shown after hubbub and the baseline, each with its ratio to the baseline. */
 const EXTRA_COLUMNS: readonly (readonly [Variant, string])[] = [
+  ["baseline-raw", "ratio raw/baseline"],
   ["hubbub-mem", "ratio memory/baseline"],
   ["hubbub-redis", "ratio redis/baseline"],
+  ["hubbub-workers", "ratio workers/baseline"],
   ["candidate", "ratio candidate/baseline"],
 ];
 
@@ -654,21 +814,24 @@ const SCENARIOS: Scenario[] = [
   fanout("fanout-100x10", "100 WebSocket clients, 10 senders, max rate", "ws", 100, 10, [
     "hubbub",
     "baseline",
+    "baseline-raw",
     "hubbub-mem",
     "hubbub-redis",
-  ], ["hubbub", "baseline"]),
+  ], ["hubbub", "baseline", "baseline-raw"]),
   fanout("fanout-1000x5", "1000 WebSocket clients, 5 senders, max rate", "ws", 1000, 5, [
     "hubbub",
     "baseline",
+    "baseline-raw",
     "hubbub-mem",
     "hubbub-redis",
-  ], ["hubbub", "baseline", "hubbub-mem"]),
+    "hubbub-workers",
+  ], ["hubbub", "baseline", "baseline-raw", "hubbub-mem"]),
   {
     id: "latency-1000@100k",
     title: "1000 WebSocket clients, 100 000 deliveries/s offered (5 senders × 20 msg/s)",
     issue: "7",
-    variants: ["hubbub", "baseline", "hubbub-mem"],
-    quickVariants: ["hubbub", "baseline"],
+    variants: ["hubbub", "baseline", "baseline-raw", "hubbub-mem", "hubbub-workers"],
+    quickVariants: ["hubbub", "baseline", "baseline-raw"],
     spec: ({ options }) => ({
       proto: "ws",
       scenario: "fanout",
@@ -770,7 +933,7 @@ const SCENARIOS: Scenario[] = [
       proto === "ws" ? "WebSocket" : "TCP"
     } connections (4 000 with --quick), logged in, rooms of 100`,
     issue: "7",
-    variants: ["hubbub", "baseline"],
+    variants: proto === "ws" ? ["hubbub", "baseline", "baseline-raw"] : ["hubbub", "baseline"],
     spec: ({ options }) => ({
       proto,
       scenario: "idle",
@@ -983,10 +1146,14 @@ async function runScenario(scenario: Scenario, ctx: Context): Promise<ScenarioOu
       for (let attempt = 1; attempt <= attempts && !data; attempt++) {
         // --quick must stay under two minutes: it does not wait for quiet, it only flags noisy runs.
         if (!options.quick) await waitQuiet(120_000, 1000);
-        const server = await startServer(variant, { profile: profileDir });
+        const server = await startServer(variant, { profile: profileDir, trace: options.trace });
         let run: RunData;
         try {
-          run = await runGen(server, { ...(await scenario.spec(ctx, variant)), ...options.set });
+          run = await runGen(server, {
+            ...(await scenario.spec(ctx, variant)),
+            ...options.set,
+            ...(options.trace ? { trace: true } : {}),
+          });
         } finally {
           await server.stop();
         }
@@ -1005,6 +1172,7 @@ async function runScenario(scenario: Scenario, ctx: Context): Promise<ScenarioOu
       runs.push({ variant, round, metrics, data });
       const brief = metrics.slice(0, 4).map((m) => `${m.label} ${fmt(m.value, m.digits)}`).join(", ");
       say(`  round ${round + 1} ${VARIANT_LABEL[variant]}: ${brief}`);
+      if (data.trace) say(traceTable(data.trace).replace(/^/gm, "    "));
       if (options.verbose) {
         say(`    ${JSON.stringify({ ...data, result: { ...data.result, latency: undefined } })}`);
       }
@@ -1058,8 +1226,40 @@ async function runScenario(scenario: Scenario, ctx: Context): Promise<ScenarioOu
   }
   const table = `### ${scenario.id} (issue ${scenario.issue}): ${scenario.title}\n` +
     `medians of ${rounds} round${rounds === 1 ? "" : "s"}\n\n` +
-    rows.map((r) => `| ${r.join(" | ")} |`).join("\n");
+    rows.map((r) => `| ${r.join(" | ")} |`).join("\n") + perRound(runs, rounds);
   return { scenario, runs, table };
+}
+
+/**
+ * Round by round, hubbub against each baseline run in the same round (they ran back to back): the ratio of
+ * deliveries/s and of server CPU per delivery, with the minimum and the median over the rounds. A floor, not
+ * only a median: a user in a big room lives with the worst round too.
+ */
+function perRound(runs: ScenarioOutcome["runs"], rounds: number): string {
+  const value = (variant: Variant, round: number, label: string) =>
+    runs.find((r) => r.variant === variant && r.round === round)?.metrics.find((m) => m.label === label)
+      ?.value;
+  const lines: string[] = [];
+  for (const base of ["baseline", "baseline-raw"] as const) {
+    for (const label of ["deliveries/s", "server CPU µs per delivery"]) {
+      const ratios: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const h = value("hubbub", round, label);
+        const b = value(base, round, label);
+        if (h !== undefined && b !== undefined && b > 0) ratios.push(h / b);
+      }
+      if (ratios.length < 2) continue;
+      lines.push(
+        `- hubbub / ${VARIANT_LABEL[base]}, ${label}, per round: ${
+          ratios.map((r) => fmt(r, 2)).join(", ")
+        } ` +
+          `(min ${fmt(Math.min(...ratios), 2)}, median ${fmt(median(ratios), 2)}, max ${
+            fmt(Math.max(...ratios), 2)
+          })`,
+      );
+    }
+  }
+  return lines.length === 0 ? "" : "\n\n" + lines.join("\n");
 }
 
 async function storeScenario(options: Options): Promise<{ table: string; runs: StoreRun[] }> {

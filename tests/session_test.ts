@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type ByteSink, LoadGauge, Outbox } from "../src/hub/backpressure.ts";
+import { type ByteSink, LoadGauge, Outbox, WriteCoalescer } from "../src/hub/backpressure.ts";
 import type { CloseReason } from "../src/model.ts";
 import { WsSession } from "../src/ws/session.ts";
 import { FrameReader } from "../src/ws/frames.ts";
@@ -48,6 +48,8 @@ function outbox(max = 1024 * 1024) {
     onClose: (reason) => ends.push(reason),
     farewell: (reason) => reason === "slow-reader" ? bytes(2, 0x88) : undefined,
     drainMs: 100,
+    // Its own: a storm in one test must not make the next one's first write wait.
+    coalescer: new WriteCoalescer(),
   });
   return { sink, load, box, ends };
 }
@@ -144,6 +146,36 @@ Deno.test("Outbox: a failed write ends the connection at once and drops the queu
   assert.equal(sink.ended, false);
   assert.deepEqual(ends, ["protocol"]);
   assert.equal(box.queued, 0);
+});
+
+Deno.test("WriteCoalescer: in a storm, idle connections wait a moment and write the next frames at once, in order", async () => {
+  const coalescer = new WriteCoalescer({ above: 1000, below: 500, delayMs: 20 });
+  const make = () => {
+    const sink = new ScriptedSink();
+    const box = new Outbox({ sink, max: 1 << 20, load: new LoadGauge(), onClose: () => {}, coalescer });
+    return { sink, box };
+  };
+  const storm = make();
+  for (let i = 0; i < 300; i++) storm.box.push(bytes(10));
+  assert.equal(coalescer.coalescing, true, "300 deliveries in no time are a storm");
+
+  const idle = Array.from({ length: 50 }, make);
+  for (let frame = 1; frame <= 5; frame++) for (const { box } of idle) box.push(bytes(10, frame));
+  assert.ok(idle.every(({ sink }) => sink.writes.length === 0), "idle connections wait instead of writing");
+  await eventually(() => idle.every(({ sink }) => sink.writes.length === 1), "then each writes once");
+  for (const { sink } of idle) {
+    assert.deepEqual(
+      [...new Set(sink.writes[0]!)],
+      [1, 2, 3, 4, 5],
+      "the five frames, in order, in one write",
+    );
+  }
+
+  await delay(150);
+  const calm = make();
+  calm.box.push(bytes(10));
+  assert.equal(calm.sink.writes.length, 1, "after a quiet moment the first bytes go at once again");
+  assert.equal(coalescer.coalescing, false);
 });
 
 Deno.test("WsSession: text is framed; close sends the close frame with the reason's code after the queue", async () => {
