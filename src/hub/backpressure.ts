@@ -148,13 +148,6 @@ const SLOW_READER_LINGER_MS = 5000;
 const METER_EVERY = 256;
 /** A pause this long since the last look ends a storm, whatever the last look said (milliseconds). */
 const STORM_OVER_MS = 100;
-/**
- * Deliveries per write started on an idle connection, below which writes are small enough that their fixed
- * cost dominates: coalescing starts only then. Busy connections already carry many frames per write.
- */
-const SMALL_WRITES = 8;
-/** ... and above which (while coalescing) writes are big enough to stop waiting. */
-const BIG_WRITES = 32;
 
 /** Options of {@linkcode WriteCoalescer}. */
 export interface WriteCoalescerOptions {
@@ -164,8 +157,6 @@ export interface WriteCoalescerOptions {
   readonly below?: number;
   /** How long an idle connection waits, while coalescing, for more frames to join its write (milliseconds). */
   readonly delayMs?: number;
-  /** How long the rate and the frames per write are measured before the mode may change (milliseconds). */
-  readonly windowMs?: number;
 }
 
 /**
@@ -173,20 +164,16 @@ export interface WriteCoalescerOptions {
  * small frame costs about 10 µs of the sender's CPU (on loopback, the receiver's TCP work too): at 100 000
  * deliveries/s (1000 members, 100 messages/s) the writes alone take a core, queues grow until they batch
  * writes by themselves, and latency grows with them (p99 0.3–0.7 s, BENCHMARKS.md). Past `above`
- * deliveries/s, while writes carry few frames each, an idle connection waits `delayMs` before it writes, so
- * that the frames of the next messages join the same write: a bounded delay instead of an unbounded queue.
- * Under that rate (every room at chat speed), or when writes already carry many frames (connections kept
- * busy, where waiting would only add latency), every write goes at once.
+ * deliveries/s, an idle connection waits `delayMs` before it writes, so that the frames of the next messages
+ * join the same write: a bounded delay instead of an unbounded queue. Under that rate (every room at chat
+ * speed) every write goes at once.
  */
 export class WriteCoalescer {
   readonly #above: number;
   readonly #below: number;
   readonly #delayMs: number;
-  readonly #windowMs: number;
   #count = 0;
-  #starts = 0;
   #since = performance.now();
-  #lastLook = this.#since;
   #on = false;
   #waiting: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -196,7 +183,6 @@ export class WriteCoalescer {
     this.#above = options.above ?? 40_000;
     this.#below = options.below ?? 20_000;
     this.#delayMs = options.delayMs ?? 25;
-    this.#windowMs = options.windowMs ?? 50;
   }
 
   /** Whether idle connections wait before they write. */
@@ -204,29 +190,19 @@ export class WriteCoalescer {
     return this.#on;
   }
 
-  /** Counts one delivery; every {@linkcode METER_EVERY}, looks at the clock and, once a window is over, at the mode. */
+  /** Counts one delivery; every {@linkcode METER_EVERY}, updates the mode from the rate since the last look. */
   note(): void {
-    if (++this.#count % METER_EVERY !== 0) return;
+    if (++this.#count < METER_EVERY) return;
     const now = performance.now();
-    this.#lastLook = now;
-    const elapsed = now - this.#since;
-    if (elapsed < this.#windowMs) return;
-    const rate = (this.#count * 1000) / Math.max(1, elapsed);
-    const perWrite = this.#count / Math.max(1, this.#starts);
+    const rate = (this.#count * 1000) / Math.max(1, now - this.#since);
     this.#count = 0;
-    this.#starts = 0;
     this.#since = now;
-    if (this.#on) {
-      if (rate < this.#below || perWrite > BIG_WRITES) this.#on = false;
-    } else if (rate > this.#above && perWrite < SMALL_WRITES) {
-      this.#on = true;
-    }
+    if (this.#on ? rate < this.#below : rate > this.#above) this.#on = !this.#on;
   }
 
   /** Starts an idle outbox's write now, or after the coalescing delay. */
   start(run: () => void): void {
-    this.#starts++;
-    if (this.#on && performance.now() - this.#lastLook > STORM_OVER_MS) this.#on = false;
+    if (this.#on && performance.now() - this.#since > STORM_OVER_MS) this.#on = false;
     if (!this.#on) return run();
     this.#waiting.push(run);
     this.#timer ??= setTimeout(() => this.#flush(), this.#delayMs);
