@@ -6,37 +6,16 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import type { Page } from "puppeteer-core";
 import { LineClient, serve } from "../_helpers.ts";
+import { CHROMIUM, CI, fileExists, launchChromium } from "./_browser.ts";
 
-const CHROMIUM = Deno.env.get("HUBBUB_CHROMIUM") || "/usr/bin/chromium";
-const CI = Deno.env.get("CI") === "true";
 const WAIT = 10_000;
 
-async function browserPresent(): Promise<boolean> {
-  try {
-    return (await Deno.stat(CHROMIUM)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const present = await browserPresent();
+const present = await fileExists(CHROMIUM);
 if (!present && !CI) {
   // deno-lint-ignore no-console
   console.log(`SKIP accounts browser test: no Chromium at ${CHROMIUM}`);
-}
-
-async function launch(): Promise<{ browser: Browser; profile: string }> {
-  const profile = await Deno.makeTempDir({ prefix: "hubbub-chromium-" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: profile,
-    pipe: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"],
-  });
-  return { browser, profile };
 }
 
 const NAMED = '.app[data-named="yes"][data-conn="open"] [data-testid="my-name"]';
@@ -67,7 +46,7 @@ Deno.test({
     if (!present) throw new Error(`CI=true but no Chromium at ${CHROMIUM}: .ci/run must install it`);
     await using server = serve({ accounts: "on" }, { scrypt: { ln: 4, r: 1, p: 1 } });
     const url = `http://127.0.0.1:${server.http!.port}/`;
-    const { browser, profile } = await launch();
+    const { browser, profile } = await launchChromium();
     try {
       const context = await browser.createBrowserContext();
       const page = await context.newPage();

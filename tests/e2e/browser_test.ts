@@ -13,53 +13,22 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
+import type { Browser, BrowserContext, Page } from "puppeteer-core";
 import { LineClient, ROOT, serve, WsClient } from "../_helpers.ts";
 import { MemoryStore } from "../../src/store/memory.ts";
+import { CHROMIUM, CI, fileExists, launchChromium } from "./_browser.ts";
 
-const CHROMIUM = Deno.env.get("HUBBUB_CHROMIUM") || "/usr/bin/chromium";
-const CI = Deno.env.get("CI") === "true";
 const SHOTS = `${ROOT}test-output/screenshots/`;
 const DOCS_SHOTS = `${ROOT}docs/screenshots/`;
 /** How long a step waits for the page (ms). */
 const WAIT = 10_000;
 
-async function browserPresent(): Promise<boolean> {
-  try {
-    return (await Deno.stat(CHROMIUM)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const present = await browserPresent();
+const present = await fileExists(CHROMIUM);
 if (!present && !CI) {
   // deno-lint-ignore no-console
   console.log(
     `SKIP browser tests: no Chromium at ${CHROMIUM} (install Debian's chromium or set HUBBUB_CHROMIUM)`,
   );
-}
-
-async function launch(): Promise<{ browser: Browser; profile: string }> {
-  const profile = await Deno.makeTempDir({ prefix: "hubbub-chromium-" });
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    userDataDir: profile,
-    pipe: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-dev-shm-usage",
-    ],
-  });
-  return { browser, profile };
 }
 
 /** One person in a browser: own context (own localStorage), one tab. */
@@ -188,7 +157,7 @@ Deno.test({
     const store = new MemoryStore();
     let server = serve({ presenceIntervalMs: 20 }, { store });
     const url = `http://127.0.0.1:${server.http!.port}/`;
-    const { browser, profile } = await launch();
+    const { browser, profile } = await launchChromium();
     const tcpClients: LineClient[] = [];
     try {
       const alice = await Person.open(browser, "alice", url);
@@ -482,7 +451,7 @@ Deno.test({
     // A small list limit, so that 200 members are four pages.
     const server = serve({ listLimit: 50, tcp: null });
     const url = `http://127.0.0.1:${server.http!.port}/`;
-    const { browser, profile } = await launch();
+    const { browser, profile } = await launchChromium();
     const crowd: WsClient[] = [];
     try {
       const others = Array.from(

@@ -6,20 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
 import { serve } from "../_helpers.ts";
 import { Framework, Ii, Ncat, Weechat } from "./_irc_clients.ts";
+import { CHROMIUM, CI, fileExists, launchChromium } from "./_browser.ts";
 
-const CHROMIUM = Deno.env.get("HUBBUB_CHROMIUM") || "/usr/bin/chromium";
-const CI = Deno.env.get("CI") === "true";
 const WAIT = 10_000;
 
-async function present(path: string): Promise<boolean> {
-  return await Deno.stat(path).then((s) => s.isFile, () => false);
-}
-
-const ready = await present(CHROMIUM) && await present("/usr/bin/ii") &&
-  await present("/usr/bin/weechat-headless") && await present("/usr/bin/ncat");
+const ready = await fileExists(CHROMIUM) && await fileExists("/usr/bin/ii") &&
+  await fileExists("/usr/bin/weechat-headless") && await fileExists("/usr/bin/ncat");
 if (!ready && !CI) {
   // deno-lint-ignore no-console
   console.log("SKIP IRC browser test: needs chromium, ii, weechat-headless (with weechat-plugins) and ncat");
@@ -33,14 +27,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using server = serve({ presenceIntervalMs: 20 });
-    const profile = await Deno.makeTempDir({ prefix: "hubbub-chromium-" });
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: profile,
-      pipe: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage"],
-    });
+    const { browser, profile } = await launchChromium();
     try {
       const page = await browser.newPage();
       page.setDefaultTimeout(WAIT);

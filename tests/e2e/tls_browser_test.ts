@@ -8,22 +8,11 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer from "puppeteer-core";
 import { LineClient, serve } from "../_helpers.ts";
 import { testPki } from "../_tls.ts";
+import { CHROMIUM, CI, fileExists, launchChromium } from "./_browser.ts";
 
-const CHROMIUM = Deno.env.get("HUBBUB_CHROMIUM") || "/usr/bin/chromium";
-const CI = Deno.env.get("CI") === "true";
-
-async function browserPresent(): Promise<boolean> {
-  try {
-    return (await Deno.stat(CHROMIUM)).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const present = await browserPresent();
+const present = await fileExists(CHROMIUM);
 if (!present && !CI) {
   // deno-lint-ignore no-console
   console.log(
@@ -41,25 +30,7 @@ Deno.test({
     await using pki = await testPki();
     await using server = serve({ tlsCert: pki.certPath, tlsKey: pki.keyPath, presenceIntervalMs: 20 });
     const http = server.http!;
-    const profile = await Deno.makeTempDir({ prefix: "hubbub-chromium-" });
-    const browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      userDataDir: profile,
-      pipe: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        `--ignore-certificate-errors-spki-list=${pki.spki}`,
-      ],
-    });
+    const { browser, profile } = await launchChromium([`--ignore-certificate-errors-spki-list=${pki.spki}`]);
     try {
       const page = await browser.newPage();
       page.setDefaultTimeout(10_000);
