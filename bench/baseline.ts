@@ -90,9 +90,7 @@ function startServeWs(hostname: string, port: number): Half {
 function startTcpRelay(hostname: string, port: number): Half {
   const listener = Deno.listen({ hostname, port });
   const writers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
-  const conns = new Set<Deno.TcpConn>();
   const serveConn = async (conn: Deno.TcpConn) => {
-    conns.add(conn);
     const writer = conn.writable.getWriter();
     writer.closed.catch(() => {});
     writers.add(writer);
@@ -124,35 +122,8 @@ function startTcpRelay(hostname: string, port: number): Half {
       // Reset by peer.
     }
     writers.delete(writer);
-    conns.delete(conn);
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
   };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) void serveConn(conn);
-    } catch {
-      // Closed.
-    }
-  })();
-
-  return {
-    addr: listener.addr as Deno.NetAddr,
-    async close() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await accepting;
-    },
-  };
+  return acceptAll(listener, serveConn);
 }
 
 const encoder = new TextEncoder();
@@ -224,10 +195,8 @@ function textFrame(text: string): Uint8Array {
 function startRawWs(hostname: string, port: number): Half {
   const listener = Deno.listen({ hostname, port });
   const rooms = new Map<string, Set<Writer>>();
-  const conns = new Set<Deno.Conn>();
   let connections = 0;
   const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
     let buf = new Uint8Array(0);
     const read = async () => {
       const chunk = new Uint8Array(16 * 1024);
@@ -289,35 +258,9 @@ function startRawWs(hostname: string, port: number): Half {
       // Reset by peer.
     } finally {
       members?.delete(writer);
-      conns.delete(conn);
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
     }
   };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) void serve(conn);
-    } catch {
-      // Closed.
-    }
-  })();
-  return {
-    addr: listener.addr as Deno.NetAddr,
-    async close() {
-      listener.close();
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      }
-      await accepting;
-    },
-  };
+  return acceptAll(listener, serve);
 }
 
 /** Index just past the blank line ending an HTTP head in `buf`, or -1. */
@@ -378,4 +321,42 @@ if (import.meta.main) {
       JSON.stringify({ message: "baseline is up", http: baseline.http.port, tcp: baseline.tcp.port }) + "\n",
     ),
   );
+}
+
+/** Serves every connection `listener` accepts; closing it stops accepting and ends the connections still open. */
+function acceptAll(listener: Deno.TcpListener, serve: (conn: Deno.TcpConn) => Promise<void>): Half {
+  const conns = new Set<Deno.TcpConn>();
+  const one = async (conn: Deno.TcpConn) => {
+    conns.add(conn);
+    try {
+      await serve(conn);
+    } finally {
+      conns.delete(conn);
+      closeQuietly(conn);
+    }
+  };
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) void one(conn);
+    } catch {
+      // Closed.
+    }
+  })();
+  return {
+    addr: listener.addr,
+    async close() {
+      listener.close();
+      for (const conn of conns) closeQuietly(conn);
+      await accepting;
+    },
+  };
+}
+
+/** Closes a connection that may be closed already. */
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
 }

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { Child, delay, eventually, LineClient, WsClient } from "./_helpers.ts";
+import { Ncat } from "./_ncat.ts";
 import { RedisServer } from "./_redis.ts";
 
 const HAVE_REDIS = await RedisServer.available();
@@ -185,68 +186,6 @@ function freePort(): number {
 // ---------------------------------------------------------------------------------------------------------
 // Clients
 
-/** The real `ncat`, typed into line by line. */
-class Ncat implements AsyncDisposable {
-  readonly lines: string[] = [];
-  readonly #process: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reading: Promise<void>;
-  #seen = 0;
-
-  constructor(addr: Deno.NetAddr) {
-    const process = new Deno.Command("ncat", {
-      args: [addr.hostname, String(addr.port)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#process = process;
-    this.#writer = process.stdin.getWriter();
-    this.#reading = (async () => {
-      const decoder = new TextDecoder();
-      let partial = "";
-      for await (const chunk of process.stdout) {
-        const parts = (partial + decoder.decode(chunk, { stream: true })).split("\n");
-        partial = parts.pop()!;
-        this.lines.push(...parts);
-      }
-    })();
-  }
-
-  async send(text: string): Promise<void> {
-    await this.#writer.write(encoder.encode(text + "\n"));
-  }
-
-  /** Waits for the next unread line matching `want`; the lines before it are consumed. */
-  async expect(want: string | RegExp, ms = 5000): Promise<string> {
-    const test = (l: string) => typeof want === "string" ? l === want : want.test(l);
-    let found: string | undefined;
-    await eventually(
-      () => {
-        while (found === undefined && this.#seen < this.lines.length) {
-          const line = this.lines[this.#seen++]!;
-          if (test(line)) found = line;
-        }
-        return found !== undefined;
-      },
-      `ncat to read ${want} (got ${JSON.stringify(this.lines.slice(-5))})`,
-      ms,
-    );
-    return found!;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    try {
-      this.#process.kill("SIGTERM");
-    } catch {
-      // Already gone.
-    }
-    await this.#process.status;
-    await this.#reading;
-  }
-}
-
 /** A documented-shape GoBanter client on `/ws` with a name. */
 async function gobanter(node: Node, name: string): Promise<WsClient> {
   const ws = await WsClient.open(node.http, "/ws");
@@ -294,8 +233,8 @@ clusterTest(
     const [a, b, c] = nodes.list as [Node, Node, Node];
 
     await using web = await gobanter(a, "webby");
-    await using cat = new Ncat(b.tcp);
-    await cat.send("LOGIN catty");
+    await using cat = Ncat.start(b.tcp);
+    await cat.type("LOGIN catty");
     await cat.expect("OK");
     await using mac = await machat(c, "mac");
     await membersEverywhere(nodes.list, ["catty", "mac", "webby"]);
@@ -310,7 +249,7 @@ clusterTest(
         }
       })(),
       (async () => {
-        for (let i = 1; i <= N; i++, await pace()) await cat.send(`c${i}`);
+        for (let i = 1; i <= N; i++, await pace()) await cat.type(`c${i}`);
       })(),
       (async () => {
         for (let i = 1; i <= N; i++, await pace()) await mac.send(`m${i}`);
@@ -356,7 +295,7 @@ clusterTest(
     assert.ok(!cat.lines.some((l) => l.includes("psst")), "DMs reach nobody else");
 
     // WHO on B lists the members of every node.
-    await cat.send("WHO");
+    await cat.type("WHO");
     for (const name of ["carol", "catty", "mac", "webby"]) await cat.expect(`USER ${name}`);
     await cat.expect("OK");
   },

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { Child, eventually, LineClient, serve } from "./_helpers.ts";
 import { clientFrame, rawUpgradeTls, writeAll } from "./abuse/_abuse.ts";
 import { servedFingerprint, testPki } from "./_tls.ts";
+import { Ncat } from "./_ncat.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Reads server frames from an upgraded connection until one whose text matches; returns that text. */
@@ -38,68 +38,28 @@ async function frameMatching(conn: Deno.Conn, want: RegExp, ms = 5000): Promise<
   throw new Error(`No frame matching ${want}`);
 }
 
-/** A real `ncat --ssl` that verifies the server against `caPath`, driven line by line. */
-class Ncat implements AsyncDisposable {
-  readonly #process: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly lines: string[] = [];
-  readonly #reading: Promise<void>;
-
-  constructor(addr: Deno.NetAddr, caPath: string) {
-    this.#process = new Deno.Command("ncat", {
-      // By name: ncat checks a certificate's DNS names, not its IP addresses.
-      args: ["-4", "--ssl", "--ssl-verify", "--ssl-trustfile", caPath, "localhost", String(addr.port)],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    this.#writer = this.#process.stdin.getWriter();
-    const stdout = this.#process.stdout;
-    this.#reading = (async () => {
-      let partial = "";
-      for await (const chunk of stdout.pipeThrough(new TextDecoderStream())) {
-        const parts = (partial + chunk).split("\n");
-        partial = parts.pop()!;
-        this.lines.push(...parts);
-      }
-    })();
-  }
-
-  send(line: string): Promise<void> {
-    return this.#writer.write(encoder.encode(line + "\n"));
-  }
-
-  async expect(want: string | RegExp): Promise<void> {
-    const test = (l: string) => typeof want === "string" ? l === want : want.test(l);
-    await eventually(() => this.lines.some(test), `ncat gets ${want} (has ${JSON.stringify(this.lines)})`);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#writer.close().catch(() => {});
-    try {
-      this.#process.kill("SIGTERM");
-    } catch {
-      // Exited.
-    }
-    await this.#process.status;
-    await this.#reading;
-  }
-}
-
 Deno.test("TLS: ncat --ssl (verifying the certificate) and a WebSocket over TLS chat in one room; HTTPS serves the page and API; plain clients get nowhere", async () => {
   await using pki = await testPki();
   await using server = serve({ tlsCert: pki.certPath, tlsKey: pki.keyPath, presenceIntervalMs: 20 });
   const tcp = server.tcp!;
   const http = server.http!;
 
-  await using ncat = new Ncat(tcp, pki.caPath);
-  await ncat.send("LOGIN nc");
+  // A real `ncat --ssl` that verifies the server against the test CA, by name: ncat checks a certificate's DNS
+  // names, not its IP addresses.
+  await using ncat = Ncat.start({ ...tcp, hostname: "localhost" }, [
+    "-4",
+    "--ssl",
+    "--ssl-verify",
+    "--ssl-trustfile",
+    pki.caPath,
+  ]);
+  await ncat.type("LOGIN nc");
   await ncat.expect("OK");
 
   const ws = await rawUpgradeTls(http, "/ws", pki.ca);
   await writeAll(ws, clientFrame(JSON.stringify({ Action: "username", Payload: { Username: "wss" } })));
   await frameMatching(ws, /"Action":"username"/);
-  await ncat.send("hello over tls");
+  await ncat.type("hello over tls");
   await frameMatching(ws, /"Message":"hello over tls","Username":"nc"/);
   await writeAll(ws, clientFrame(JSON.stringify({ Action: "broadcast", Payload: { Message: "and back" } })));
   await ncat.expect("MSG wss and back");

@@ -42,7 +42,11 @@ export const MAX_HISTORY = 500;
 /** `HISTORY` without a count. */
 export const DEFAULT_HISTORY = 20;
 
-const WORDS = new Set([
+/**
+ * The command dialect's words, in lower case (matched in any case, with or without a leading `/`). A line that
+ * starts with another word is said to the room; with a `/`, it is an unknown command.
+ */
+export const COMMAND_WORDS: ReadonlySet<string> = new Set([
   "login",
   "msg",
   "dm",
@@ -83,7 +87,7 @@ export function parseCommand(raw: string): Command {
   if (slash && word === "say") {
     return rest === "" ? { cmd: "usage", usage: "/say <text>" } : { cmd: "say", text: rest };
   }
-  if (!WORDS.has(word)) return slash ? { cmd: "unknown", word: first } : { cmd: "say", text: line };
+  if (!COMMAND_WORDS.has(word)) return slash ? { cmd: "unknown", word: first } : { cmd: "say", text: line };
   switch (word) {
     case "login":
       return { cmd: "login", name: rest };

@@ -8,6 +8,8 @@
 import IRC from "irc-framework";
 import { delay } from "../_helpers.ts";
 
+export { Ncat } from "../_ncat.ts";
+
 /** How long a client waits for an expected line or event. */
 const WAIT_MS = 10_000;
 
@@ -275,81 +277,5 @@ export class Weechat implements AsyncDisposable {
     await this.process.status;
     clearTimeout(timer);
     await Deno.remove(this.dir, { recursive: true }).catch(() => {});
-  }
-}
-
-/** A real `ncat` process: lines typed into it, lines it prints waited for. */
-export class Ncat implements AsyncDisposable {
-  readonly process: Deno.ChildProcess;
-  readonly lines: string[] = [];
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  #seen = 0;
-  #done = false;
-
-  private constructor(process: Deno.ChildProcess) {
-    this.process = process;
-    this.#writer = process.stdin.getWriter();
-    void this.#read();
-  }
-
-  /** Starts `ncat [flags] host port`. */
-  static start(addr: Deno.NetAddr, flags: readonly string[] = []): Ncat {
-    return new Ncat(
-      new Deno.Command("ncat", {
-        args: [...flags, addr.hostname, String(addr.port)],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "null",
-      }).spawn(),
-    );
-  }
-
-  async #read(): Promise<void> {
-    let partial = "";
-    for await (const chunk of this.process.stdout.pipeThrough(new TextDecoderStream())) {
-      const parts = (partial + chunk).split("\n");
-      partial = parts.pop()!;
-      this.lines.push(...parts.map((l) => l.replace(/\r$/, "")));
-    }
-    this.#done = true;
-  }
-
-  /** Types one line, as a person at the terminal would (Enter adds the line end). */
-  async type(line: string): Promise<void> {
-    await this.#writer.write(new TextEncoder().encode(line + "\n"));
-  }
-
-  /** Waits for the next printed line (after those consumed) matching `want`. */
-  expect(want: RegExp | string, ms = WAIT_MS): Promise<string> {
-    const test = typeof want === "string" ? (l: string) => l === want : (l: string) => want.test(l);
-    return until(
-      () => {
-        while (this.#seen < this.lines.length) {
-          const line = this.lines[this.#seen++]!;
-          if (test(line)) return line;
-        }
-        return undefined;
-      },
-      `ncat: ${want}`,
-      () => this.lines.slice(-8),
-      ms,
-    );
-  }
-
-  /** Closes ncat's input and waits for it to exit. */
-  async finish(): Promise<Deno.CommandStatus> {
-    await this.#writer.close().catch(() => {});
-    return await this.process.status;
-  }
-
-  /** `await using` support: ends ncat however the test went. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.process.kill("SIGTERM");
-    } catch {
-      // Exited already.
-    }
-    await this.process.status;
-    await this.process.stdout.cancel().catch(() => {});
   }
 }

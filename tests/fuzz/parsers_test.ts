@@ -7,7 +7,13 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type Command, commandCodec, MAX_HISTORY, parseCommand } from "../../src/tcp/commands.ts";
+import {
+  type Command,
+  COMMAND_WORDS,
+  commandCodec,
+  MAX_HISTORY,
+  parseCommand,
+} from "../../src/tcp/commands.ts";
 import { handshakeEnd, machatCodec } from "../../src/tcp/machat.ts";
 import { oneLine } from "../../src/wire/lines.ts";
 import { parseHandshake } from "../../src/wire/machat.ts";
@@ -24,21 +30,7 @@ import { linkify } from "../../web/timeline.ts";
 import { anyText, jsonish, mutated, params, PARSER_RUNS, sharpText } from "./_fuzz.ts";
 
 const encoder = new TextEncoder();
-const WORDS = [
-  "login",
-  "msg",
-  "dm",
-  "who",
-  "ping",
-  "join",
-  "leave",
-  "rooms",
-  "history",
-  "help",
-  "quit",
-  "identify",
-  "register",
-];
+const WORDS = [...COMMAND_WORDS];
 const SPACES = [" ", "\t", "\r", "\u00a0", "\u3000"];
 
 /** The invariants every parsed command keeps, whatever the input. */
